@@ -9,6 +9,7 @@
 mod config;
 mod error;
 mod names;
+mod rename;
 mod secret;
 
 pub use config::{Auth, AuthChoice, AuthMethod, StorageConfig};
