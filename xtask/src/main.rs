@@ -1,1 +1,112 @@
-fn main() {}
+//! `cargo xtask`: the project's automation, in Rust so it runs wherever cargo does.
+//!
+//! - `cargo xtask azurite start|stop|status`: the local Azurite blob emulator;
+//! - `cargo xtask test`: fmt, clippy, unit tests, then the Azurite suite, as CI runs them.
+
+mod azurite;
+mod cert;
+mod cmd;
+mod error;
+mod process;
+mod test;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use azurite::{Flavour, Ports};
+use error::Error;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "cargo xtask",
+    about = "Project automation: Azurite and the test suite."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Install, start, stop or inspect the local Azurite blob emulator.
+    Azurite {
+        #[command(subcommand)]
+        action: AzuriteAction,
+    },
+    /// Run fmt, clippy, the unit tests and the Azurite suite, as CI does.
+    Test(test::TestArgs),
+}
+
+#[derive(Debug, Subcommand)]
+enum AzuriteAction {
+    /// Install Azurite if needed and start it in the background on 127.0.0.1.
+    Start {
+        /// Which flavour to run: HTTP with SharedKey, HTTPS with OAuth, or both.
+        #[arg(long, value_enum, default_value_t = FlavourChoice::Both)]
+        flavour: FlavourChoice,
+        #[command(flatten)]
+        ports: Ports,
+    },
+    /// Stop the Azurite processes started from this checkout.
+    Stop,
+    /// Show what runs, where it listens and where it logs.
+    Status,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum FlavourChoice {
+    Http,
+    Https,
+    Both,
+}
+
+impl FlavourChoice {
+    fn flavours(self) -> &'static [Flavour] {
+        match self {
+            FlavourChoice::Http => &[Flavour::Http],
+            FlavourChoice::Https => &[Flavour::Https],
+            FlavourChoice::Both => &Flavour::ALL,
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // Processes started in their own group do not see the terminal's Ctrl-C: stop them here.
+    let handler = ctrlc::set_handler(|| {
+        eprintln!("\nInterrupted: stopping what this command started.");
+        process::stop_all_spawned();
+        std::process::exit(130);
+    });
+    if let Err(e) = handler {
+        eprintln!("warning: no Ctrl-C handler ({e}); an interrupted run may leave Azurite running");
+    }
+
+    match run(cli.command) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // Every variant's message already includes its cause.
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(command: Command) -> Result<(), Error> {
+    match command {
+        Command::Azurite { action } => match action {
+            AzuriteAction::Start { flavour, ports } => {
+                let running = azurite::start(flavour.flavours(), ports)?;
+                for (name, value) in running.env_vars() {
+                    println!("export {name}={value}");
+                }
+                running.detach();
+                Ok(())
+            }
+            AzuriteAction::Stop => azurite::stop(),
+            AzuriteAction::Status => azurite::status(),
+        },
+        Command::Test(args) => test::run(&args),
+    }
+}

@@ -1,0 +1,149 @@
+//! Detached services in their own process group, and stopping them so that nothing is left.
+//!
+//! A service is started as the leader of a new process group, so that it outlives the xtask
+//! command that started it (the terminal's Ctrl-C does not reach it) and so that stopping the
+//! group also stops any child it forked. Liveness is read from `/proc`, where a zombie counts as
+//! gone: an orphaned service is reaped by PID 1, which on some machines never happens.
+
+use std::fs;
+use std::os::unix::process::CommandExt;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use nix::errno::Errno;
+use nix::sys::signal::{killpg, Signal};
+use nix::unistd::Pid;
+
+use crate::cmd;
+use crate::error::Error;
+
+/// How long a group gets to exit after SIGTERM before it gets SIGKILL.
+const GRACE: Duration = Duration::from_secs(10);
+/// How long to wait for the group to vanish after SIGKILL.
+const KILL_WAIT: Duration = Duration::from_secs(5);
+const POLL: Duration = Duration::from_millis(50);
+
+/// Children this process started and has not handed over (see [`release`]). The Ctrl-C handler
+/// stops them; keeping the `Child` lets us reap them so no zombie is left behind.
+static SPAWNED: Mutex<Vec<Child>> = Mutex::new(Vec::new());
+
+fn spawned() -> MutexGuard<'static, Vec<Child>> {
+    // A panic elsewhere must not stop the cleanup path from running.
+    SPAWNED.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Starts `command` as the leader of a new process group and returns its pid (= the group id).
+pub(crate) fn spawn_group(command: &mut Command) -> Result<u32, Error> {
+    let child = command
+        .stdin(Stdio::null())
+        .process_group(0)
+        .spawn()
+        .map_err(|e| Error::Command(format!("could not start `{}`: {e}", cmd::display(command))))?;
+    let pid = child.id();
+    spawned().push(child);
+    Ok(pid)
+}
+
+/// Forgets the child `pid` so that it keeps running after this process exits.
+pub(crate) fn release(pid: u32) {
+    spawned().retain(|child| child.id() != pid);
+}
+
+/// Stops every group this process started and did not release. For the Ctrl-C handler.
+pub(crate) fn stop_all_spawned() {
+    let pids: Vec<u32> = spawned().iter().map(Child::id).collect();
+    for pid in pids {
+        if let Err(e) = stop_group(pid) {
+            eprintln!("warning: {e}");
+        }
+    }
+}
+
+/// Live (non-zombie) processes of the group `pgid`.
+pub(crate) fn group_members(pgid: u32) -> Vec<u32> {
+    let Ok(entries) = fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|&pid| matches!(stat(pid), Some((state, group)) if group == pgid && !matches!(state, 'Z' | 'X')))
+        .collect()
+}
+
+/// Whether the group `pgid` has a live process whose command line contains `needle`. This guards
+/// against a recorded pid that has since been reused by an unrelated program.
+pub(crate) fn group_runs(pgid: u32, needle: &str) -> bool {
+    group_members(pgid).into_iter().any(|pid| {
+        fs::read(format!("/proc/{pid}/cmdline"))
+            .is_ok_and(|line| String::from_utf8_lossy(&line).contains(needle))
+    })
+}
+
+/// Sends SIGTERM to the group, then SIGKILL after [`GRACE`], and waits until no live process of
+/// it remains. A group that is already gone is not an error.
+pub(crate) fn stop_group(pgid: u32) -> Result<(), Error> {
+    let group = Pid::from_raw(
+        i32::try_from(pgid)
+            .map_err(|_| Error::Command(format!("process group id {pgid} is out of range")))?,
+    );
+    for (signal, wait) in [(Signal::SIGTERM, GRACE), (Signal::SIGKILL, KILL_WAIT)] {
+        match killpg(group, signal) {
+            Ok(()) | Err(Errno::ESRCH) => {}
+            Err(e) => {
+                return Err(Error::Command(format!(
+                    "could not send {signal} to process group {pgid}: {e}"
+                )))
+            }
+        }
+        if wait_gone(pgid, wait) {
+            forget_reaped(pgid);
+            return Ok(());
+        }
+    }
+    Err(Error::Command(format!(
+        "process group {pgid} is still alive after SIGKILL: {:?}",
+        group_members(pgid)
+    )))
+}
+
+fn wait_gone(pgid: u32, timeout: Duration) -> bool {
+    let deadline = Instant::now() + timeout;
+    loop {
+        reap(pgid);
+        if group_members(pgid).is_empty() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        thread::sleep(POLL);
+    }
+}
+
+/// Collects the exit status of our own child `pid`, if it is one, so it does not stay a zombie.
+fn reap(pid: u32) {
+    for child in spawned().iter_mut().filter(|c| c.id() == pid) {
+        // An error here only means the child was reaped already.
+        let _ = child.try_wait();
+    }
+}
+
+/// Reaps our child `pid` (it has exited by now) and drops its handle.
+fn forget_reaped(pid: u32) {
+    reap(pid);
+    release(pid);
+}
+
+/// The state letter and process group of `pid`, from `/proc/<pid>/stat`.
+fn stat(pid: u32) -> Option<(char, u32)> {
+    let text = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name is in parentheses and may itself contain spaces or parentheses.
+    let rest = &text[text.rfind(')')? + 1..];
+    let mut fields = rest.split_whitespace();
+    let state = fields.next()?.chars().next()?;
+    let _parent = fields.next()?;
+    let group = fields.next()?.parse().ok()?;
+    Some((state, group))
+}
