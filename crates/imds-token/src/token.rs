@@ -1,0 +1,120 @@
+//! The access token handed to callers: a secret with an expiry.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use zeroize::Zeroizing;
+
+/// What `Debug` and `Display` print instead of a secret.
+pub(crate) const REDACTED: &str = "<redacted>";
+
+/// A bearer token for one resource, with the moment it stops being accepted.
+///
+/// The token text is a secret: `Debug` and `Display` print a placeholder, and the memory holding
+/// it is overwritten with zeros when the last clone is dropped. Clones share one copy of the
+/// text, so handing a cached token to many callers costs no allocation and leaves no extra
+/// copies of the secret behind.
+#[derive(Clone)]
+pub struct AccessToken {
+    secret: Arc<Zeroizing<String>>,
+    expires_on: SystemTime,
+}
+
+impl AccessToken {
+    /// Wraps a token obtained elsewhere, valid until `expires_on`.
+    pub fn new(secret: impl Into<String>, expires_on: SystemTime) -> Self {
+        Self {
+            secret: Arc::new(Zeroizing::new(secret.into())),
+            expires_on,
+        }
+    }
+
+    pub(crate) fn from_secret(secret: Zeroizing<String>, expires_on: SystemTime) -> Self {
+        Self {
+            secret: Arc::new(secret),
+            expires_on,
+        }
+    }
+
+    /// The token text, to put after `Bearer ` in an `Authorization` header.
+    pub fn secret(&self) -> &str {
+        &self.secret
+    }
+
+    /// When the token expires.
+    pub fn expires_on(&self) -> SystemTime {
+        self.expires_on
+    }
+}
+
+impl fmt::Debug for AccessToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AccessToken")
+            .field("secret", &REDACTED)
+            .field("expires_on", &httpdate::fmt_http_date(self.expires_on))
+            .finish()
+    }
+}
+
+impl fmt::Display for AccessToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "access token {REDACTED} (expires {})",
+            httpdate::fmt_http_date(self.expires_on)
+        )
+    }
+}
+
+/// A secret string that is not a token, such as App Service's identity header: printed as a
+/// placeholder, zeroized on drop.
+#[derive(Clone)]
+pub(crate) struct SecretString(Zeroizing<String>);
+
+impl SecretString {
+    pub(crate) fn new(value: String) -> Self {
+        Self(Zeroizing::new(value))
+    }
+
+    pub(crate) fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for SecretString {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(REDACTED)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, UNIX_EPOCH};
+
+    use super::*;
+
+    #[test]
+    fn debug_and_display_hide_the_secret() {
+        let token = AccessToken::new(
+            "eyJ-sentinel",
+            UNIX_EPOCH + Duration::from_secs(1_800_000_000),
+        );
+        let shown = format!("{token:?} {token} {token:#?}");
+        assert!(!shown.contains("sentinel"), "{shown}");
+        assert!(shown.contains(REDACTED), "{shown}");
+        assert!(shown.contains("Fri, 15 Jan 2027 08:00:00 GMT"), "{shown}");
+        assert_eq!(token.secret(), "eyJ-sentinel");
+        assert_eq!(
+            token.expires_on(),
+            UNIX_EPOCH + Duration::from_secs(1_800_000_000)
+        );
+    }
+
+    #[test]
+    fn secret_string_hides_its_value() {
+        let header = SecretString::new("header-sentinel".to_owned());
+        assert_eq!(format!("{header:?}"), REDACTED);
+        assert_eq!(header.expose(), "header-sentinel");
+    }
+}

@@ -1,0 +1,266 @@
+//! Sending one attempt to an identity endpoint and judging what came back.
+//!
+//! The HTTP client is built for identity endpoints only: proxies from the environment never
+//! apply (IMDS and App Service answer on the local machine, and IMDS refuses anything that
+//! came through a proxy), no redirect is followed, no `X-Forwarded-For` is ever added, and the
+//! connect timeout is short so that off Azure the answer "no managed identity here" comes in
+//! about a second instead of after the operating system's minutes-long SYN retries.
+
+use std::time::{Duration, SystemTime};
+
+use reqwest::StatusCode;
+use zeroize::Zeroizing;
+
+use crate::error::{Error, ErrorKind};
+use crate::response::{parse_error, parse_token, BodyProblem, EndpointError};
+use crate::retry::retry_after;
+use crate::sources::SourceKind;
+use crate::token::AccessToken;
+
+/// The most of an answer we read. A token response is a few KiB; anything longer is not one.
+const MAX_BODY: usize = 64 * 1024;
+
+/// The HTTP client for identity endpoints.
+pub(crate) fn client(connect_timeout: Duration) -> Result<reqwest::Client, Error> {
+    reqwest::Client::builder()
+        .no_proxy()
+        .connect_timeout(connect_timeout)
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("imds-token/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|error| {
+            Error::config(format!("cannot set up the HTTP client: {error}")).with_source(error)
+        })
+}
+
+/// What one attempt came to.
+#[derive(Debug)]
+pub(crate) enum Attempt {
+    /// A usable token.
+    Token(AccessToken),
+    /// A failure that may go away: try again after a while.
+    Retry {
+        error: Error,
+        /// The endpoint's `Retry-After`, if it sent one.
+        retry_after: Option<Duration>,
+        /// 410 Gone: IMDS is being updated, which takes up to about 70 seconds.
+        gone: bool,
+    },
+    /// A failure that retrying will not fix.
+    Fail(Error),
+}
+
+/// What an attempt is about, for judging the answer and for messages.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Target<'a> {
+    pub(crate) kind: SourceKind,
+    pub(crate) endpoint: &'a str,
+    pub(crate) resource: &'a str,
+    pub(crate) connect_timeout: Duration,
+}
+
+impl Target<'_> {
+    fn at(&self) -> String {
+        format!("the {} at {}", self.kind, self.endpoint)
+    }
+}
+
+/// Sends one request, waiting at most `timeout` for the whole answer. `asked_at` and
+/// `received_at` come from the caller's clock.
+pub(crate) async fn send(
+    request: reqwest::RequestBuilder,
+    timeout: Duration,
+    target: Target<'_>,
+    asked_at: SystemTime,
+    received_at: impl Fn() -> SystemTime,
+) -> Attempt {
+    let mut response = match request.timeout(timeout).send().await {
+        Ok(response) => response,
+        Err(error) => return transport_failure(error, timeout, target),
+    };
+    let status = response.status();
+    let retry_after = retry_after(response.headers(), received_at());
+    // Sized once for the largest answer read, so the buffer never moves and leaves no stray
+    // copies of a token in freed memory; zeroized on drop.
+    let mut body = Zeroizing::new(Vec::with_capacity(MAX_BODY));
+    loop {
+        match response.chunk().await {
+            Ok(Some(chunk)) if body.len() + chunk.len() > MAX_BODY => {
+                return Attempt::Fail(Error::new(
+                    ErrorKind::NoIdentity,
+                    format!(
+                        "{} answered {status} with more than {} KiB, which is not a token \
+                         response: is another service listening there?",
+                        target.at(),
+                        MAX_BODY / 1024
+                    ),
+                ));
+            }
+            Ok(Some(chunk)) => body.extend_from_slice(&chunk),
+            Ok(None) => break,
+            Err(error) => return transport_failure(error, timeout, target),
+        }
+    }
+    judge(status, &body, retry_after, target, asked_at, received_at())
+}
+
+/// Judges a complete answer.
+fn judge(
+    status: StatusCode,
+    body: &[u8],
+    retry_after: Option<Duration>,
+    target: Target<'_>,
+    asked_at: SystemTime,
+    received_at: SystemTime,
+) -> Attempt {
+    let at = target.at();
+    let resource = target.resource;
+    match status.as_u16() {
+        200..=299 => match parse_token(body, asked_at) {
+            Ok(token) if token.expires_on() > received_at => Attempt::Token(token),
+            Ok(token) => Attempt::Fail(
+                Error::new(
+                    ErrorKind::InvalidResponse,
+                    format!(
+                        "{at} answered with a token for {resource} that expired at {} while \
+                         this machine's clock says {}: check the clock",
+                        httpdate::fmt_http_date(token.expires_on()),
+                        httpdate::fmt_http_date(received_at)
+                    ),
+                )
+                .with_status(status.as_u16()),
+            ),
+            Err(BodyProblem::NotJson) => Attempt::Fail(not_an_identity_endpoint(status, body, &at)),
+            Err(BodyProblem::NotAToken(why)) => Attempt::Fail(
+                Error::new(
+                    ErrorKind::InvalidResponse,
+                    format!(
+                        "{at} answered {status} for {resource} but not with a usable token: {why}"
+                    ),
+                )
+                .with_status(status.as_u16()),
+            ),
+        },
+        // IMDS answers 404 while its identity service is starting; after the retries it means
+        // nothing serves tokens there.
+        404 => Attempt::Retry {
+            error: answered(ErrorKind::NoIdentity, status, body, target),
+            retry_after,
+            gone: false,
+        },
+        410 | 429 | 500..=599 => Attempt::Retry {
+            error: answered(ErrorKind::Unavailable, status, body, target),
+            retry_after,
+            gone: status == StatusCode::GONE,
+        },
+        _ => match parse_error(body) {
+            Some(_) => Attempt::Fail(answered(ErrorKind::Refused, status, body, target)),
+            None => Attempt::Fail(not_an_identity_endpoint(status, body, &at)),
+        },
+    }
+}
+
+/// An error for an answer with a status, carrying the endpoint's own words when it sent JSON.
+fn answered(kind: ErrorKind, status: StatusCode, body: &[u8], target: Target<'_>) -> Error {
+    let at = target.at();
+    let resource = target.resource;
+    let said = parse_error(body).unwrap_or_default();
+    let words = match (&said.error, &said.description) {
+        (Some(error), Some(description)) => format!(": {error}: {description}"),
+        (Some(only), None) | (None, Some(only)) => format!(": {only}"),
+        (None, None) => String::new(),
+    };
+    let verb = match kind {
+        ErrorKind::Refused => "refused a token for",
+        _ => "could not give a token for",
+    };
+    let hint = hint(status, &said, target.kind);
+    Error::new(
+        kind,
+        format!("{at} {verb} {resource}: {status}{words}{hint}"),
+    )
+    .with_status(status.as_u16())
+    .with_endpoint_error(said.error, said.description)
+}
+
+/// What to check, for the refusals whose cause is known.
+fn hint(status: StatusCode, said: &EndpointError, kind: SourceKind) -> &'static str {
+    let text = format!(
+        "{} {}",
+        said.error.as_deref().unwrap_or_default(),
+        said.description.as_deref().unwrap_or_default()
+    )
+    .to_ascii_lowercase();
+    if text.contains("multiple user assigned identities") {
+        ". Several identities are assigned here: choose one with AZURE_CLIENT_ID, or with a \
+         client id, object id or resource id in code."
+    } else if text.contains("identity not found") || text.contains("unable to load") {
+        ". Check that a managed identity is assigned to this VM or app, and that the client id, \
+         object id or resource id given (if any) is one of its identities."
+    } else if text.contains("invalid_resource") || text.contains("aadsts500011") {
+        ". Check the resource name, such as https://storage.azure.com."
+    } else if text.contains("aadsts70021") {
+        ". No federated credential of the identity matches this service account: check its \
+         issuer and subject."
+    } else if text.contains("aadsts700016") || text.contains("aadsts90002") {
+        ". Check AZURE_CLIENT_ID and AZURE_TENANT_ID."
+    } else if kind == SourceKind::AppService
+        && matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN)
+    {
+        ". The endpoint did not accept X-IDENTITY-HEADER: check IDENTITY_HEADER."
+    } else {
+        ""
+    }
+}
+
+/// Something answered that is not an identity endpoint. The body is not quoted: it could be
+/// a cut-off token response.
+fn not_an_identity_endpoint(status: StatusCode, body: &[u8], at: &str) -> Error {
+    Error::new(
+        ErrorKind::NoIdentity,
+        format!(
+            "{at} answered {status} with {} bytes that are not JSON, so it is not a managed \
+             identity endpoint: is a proxy, a captive portal or another service answering \
+             there?",
+            body.len()
+        ),
+    )
+    .with_status(status.as_u16())
+}
+
+fn transport_failure(error: reqwest::Error, timeout: Duration, target: Target<'_>) -> Attempt {
+    let at = target.at();
+    if error.is_connect() {
+        let why = if error.is_timeout() {
+            format!("no connection within {:?}", target.connect_timeout)
+        } else {
+            "the connection failed or was refused".to_owned()
+        };
+        return Attempt::Fail(
+            Error::new(
+                ErrorKind::NoIdentity,
+                format!(
+                    "no managed identity endpoint answered: {at}: {why}. Off Azure this is \
+                     expected; on Azure, check that this VM or app has a managed identity"
+                ),
+            )
+            .with_source(error),
+        );
+    }
+    let (kind, message) = if error.is_timeout() {
+        (
+            ErrorKind::Timeout,
+            format!("{at} accepted the connection but gave no complete answer within {timeout:?}"),
+        )
+    } else {
+        (
+            ErrorKind::NoIdentity,
+            format!("{at} closed the connection without a complete HTTP answer"),
+        )
+    };
+    Attempt::Retry {
+        error: Error::new(kind, message).with_source(error),
+        retry_after: None,
+        gone: false,
+    }
+}
