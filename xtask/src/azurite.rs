@@ -69,22 +69,36 @@ impl fmt::Display for Flavour {
     }
 }
 
+/// The emulator's customary ports, which `UseDevelopmentStorage=true` assumes for HTTP.
+const DEFAULT_HTTP_PORT: u16 = 10000;
+const DEFAULT_HTTPS_PORT: u16 = 10001;
+
 /// The ports Azurite listens on, from the command line or the environment.
 #[derive(Debug, Clone, Copy, clap::Args)]
 pub(crate) struct Ports {
     /// Port of the HTTP (SharedKey) flavour.
-    #[arg(long, env = "AZURITE_HTTP_PORT", default_value_t = 10000, value_parser = clap::value_parser!(u16).range(1..))]
+    #[arg(
+        long,
+        env = "AZURITE_HTTP_PORT",
+        default_value_t = DEFAULT_HTTP_PORT,
+        value_parser = clap::value_parser!(u16).range(1..)
+    )]
     pub(crate) http_port: u16,
     /// Port of the HTTPS (OAuth) flavour.
-    #[arg(long, env = "AZURITE_HTTPS_PORT", default_value_t = 10001, value_parser = clap::value_parser!(u16).range(1..))]
+    #[arg(
+        long,
+        env = "AZURITE_HTTPS_PORT",
+        default_value_t = DEFAULT_HTTPS_PORT,
+        value_parser = clap::value_parser!(u16).range(1..)
+    )]
     pub(crate) https_port: u16,
 }
 
 impl Default for Ports {
     fn default() -> Self {
         Ports {
-            http_port: 10000,
-            https_port: 10001,
+            http_port: DEFAULT_HTTP_PORT,
+            https_port: DEFAULT_HTTPS_PORT,
         }
     }
 }

@@ -61,14 +61,16 @@ pub(crate) fn stop_all_spawned() {
     }
 }
 
-/// Live (non-zombie) processes of the group `pgid`.
+/// Live (non-zombie) processes of the group `pgid`. Linux only: this reads `/proc`.
 pub(crate) fn group_members(pgid: u32) -> Vec<u32> {
     let Ok(entries) = fs::read_dir("/proc") else {
         return Vec::new();
     };
     entries
         .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|&pid| matches!(stat(pid), Some((state, group)) if group == pgid && !matches!(state, 'Z' | 'X')))
+        .filter(|&pid| {
+            stat(pid).is_some_and(|(state, group)| group == pgid && !matches!(state, 'Z' | 'X'))
+        })
         .collect()
 }
 
