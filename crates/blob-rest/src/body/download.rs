@@ -1,0 +1,151 @@
+//! The body of a Get Blob response, as a stream of chunks that checks what it delivers.
+//!
+//! Checks: the number of bytes against `Content-Length`, and, when an MD5 is known for
+//! exactly the bytes downloaded (the stored MD5 of a whole blob, or the MD5 the service
+//! computed for a requested range), the MD5 of what arrived. A failed check is the last item
+//! of the stream, an error; a consumer must treat the data as good only when the stream ends
+//! without one. [`BlobStream::collect`] does that.
+
+use std::fmt;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+use bytes::{Bytes, BytesMut};
+use futures_util::{Stream, StreamExt};
+use md5::{Digest, Md5};
+
+use crate::error::{chain, Error};
+
+/// The most bytes [`BlobStream::collect`] reserves up front; beyond that the buffer grows as
+/// data arrives, so a lying `Content-Length` cannot make it allocate a huge buffer.
+const MAX_PREALLOCATION: u64 = 64 * 1024 * 1024;
+
+type ChunkStream = Pin<Box<dyn Stream<Item = reqwest::Result<Bytes>> + Send>>;
+
+/// Downloaded content, as a stream of chunks (`Result<Bytes, Error>`).
+pub struct BlobStream {
+    inner: ChunkStream,
+    expected_len: Option<u64>,
+    received: u64,
+    md5: Option<(Md5, [u8; 16])>,
+    finished: bool,
+    context: String,
+}
+
+impl BlobStream {
+    pub(crate) fn new(
+        response: reqwest::Response,
+        expected_md5: Option<[u8; 16]>,
+        context: String,
+    ) -> Self {
+        Self {
+            expected_len: response.content_length(),
+            inner: Box::pin(response.bytes_stream()),
+            received: 0,
+            md5: expected_md5.map(|m| (Md5::new(), m)),
+            finished: false,
+            context,
+        }
+    }
+
+    /// The number of bytes the service announced (`Content-Length`).
+    pub fn content_length(&self) -> Option<u64> {
+        self.expected_len
+    }
+
+    /// Whether the content will be checked against an MD5 when the stream ends.
+    pub fn is_md5_checked(&self) -> bool {
+        self.md5.is_some()
+    }
+
+    /// Reads the whole stream into memory and returns it only if every check passed.
+    pub async fn collect(mut self) -> Result<Bytes, Error> {
+        let capacity = self.expected_len.unwrap_or(0).min(MAX_PREALLOCATION);
+        let mut buffer = BytesMut::with_capacity(usize::try_from(capacity).unwrap_or(0));
+        while let Some(chunk) = self.next().await {
+            buffer.extend_from_slice(&chunk?);
+        }
+        Ok(buffer.freeze())
+    }
+
+    fn finish(&mut self) -> Option<Error> {
+        self.finished = true;
+        if let Some(expected) = self.expected_len {
+            if self.received != expected {
+                return Some(
+                    Error::transport(
+                        format!(
+                            "the download ended after {} of {expected} announced bytes",
+                            self.received
+                        ),
+                        None,
+                    )
+                    .with_context(self.context.clone()),
+                );
+            }
+        }
+        if let Some((hasher, expected)) = self.md5.take() {
+            let actual: [u8; 16] = hasher.finalize().into();
+            if actual != expected {
+                tracing::warn!(context = %self.context, "downloaded content failed its MD5 check");
+                return Some(
+                    Error::integrity(format!(
+                        "the downloaded content does not match its MD5: the service has {} \
+                         but the {} bytes received hash to {}; the data is corrupt and must \
+                         not be used",
+                        STANDARD.encode(expected),
+                        self.received,
+                        STANDARD.encode(actual)
+                    ))
+                    .with_context(self.context.clone()),
+                );
+            }
+        }
+        None
+    }
+}
+
+impl Stream for BlobStream {
+    type Item = Result<Bytes, Error>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        if self.finished {
+            return Poll::Ready(None);
+        }
+        match self.inner.as_mut().poll_next(cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(Some(Ok(chunk))) => {
+                self.received += chunk.len() as u64;
+                if let Some((hasher, _)) = self.md5.as_mut() {
+                    hasher.update(&chunk);
+                }
+                Poll::Ready(Some(Ok(chunk)))
+            }
+            Poll::Ready(Some(Err(e))) => {
+                self.finished = true;
+                let e = e.without_url();
+                let message = format!(
+                    "the download broke after {} bytes: {}",
+                    self.received,
+                    chain(&e)
+                );
+                Poll::Ready(Some(Err(
+                    Error::transport(message, Some(Box::new(e))).with_context(self.context.clone())
+                )))
+            }
+            Poll::Ready(None) => Poll::Ready(self.finish().map(Err)),
+        }
+    }
+}
+
+impl fmt::Debug for BlobStream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BlobStream")
+            .field("content_length", &self.expected_len)
+            .field("received", &self.received)
+            .field("md5_checked", &self.md5.is_some())
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,257 @@
+//! Blob operations: Put Blob, Get Blob, Get Blob Properties, Delete Blob.
+
+use std::fmt;
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+use http::header::{CONTENT_TYPE, IF_MATCH, IF_NONE_MATCH};
+use http::{HeaderMap, HeaderName, HeaderValue, Method};
+use md5::{Digest, Md5};
+
+use crate::body::{BlobStream, Body};
+use crate::client::ContainerClient;
+use crate::error::Error;
+use crate::models::{
+    BlobProperties, GetBlobOptions, GetBlobResponse, PutBlobOptions, PutBlobResponse, PutCondition,
+    MAX_RANGE_MD5_LEN,
+};
+use crate::names::{check_blob_name, check_container_name, check_metadata};
+use crate::pipeline::Request;
+use crate::properties::{blob_properties, content_range, md5, put_blob_response};
+
+/// A client for one blob.
+#[derive(Clone)]
+pub struct BlobClient {
+    container: ContainerClient,
+    name: String,
+}
+
+impl BlobClient {
+    pub(crate) fn new(container: ContainerClient, name: &str) -> Self {
+        Self {
+            container,
+            name: name.to_owned(),
+        }
+    }
+
+    /// The blob's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The name of the blob's container.
+    pub fn container_name(&self) -> &str {
+        &self.container.name
+    }
+
+    /// Uploads `body` as a block blob in one request, replacing an existing blob unless the
+    /// options ask otherwise. Sends `Content-MD5` (computed for in-memory bodies), so the
+    /// service refuses content damaged on the way.
+    ///
+    /// A create-only write ([`PutBlobOptions::if_not_exists`]) that finds the blob fails with
+    /// [`ErrorKind::AlreadyExists`](crate::ErrorKind::AlreadyExists), whether the service
+    /// says so with 409 or 412.
+    ///
+    /// NOTE (2026-12): if a create-only write succeeds but its response is lost and the retry
+    /// then finds the blob, the caller sees `AlreadyExists` for its own write; compare the
+    /// stored MD5 with the content's to tell.
+    ///
+    /// [Put Blob](https://learn.microsoft.com/rest/api/storageservices/put-blob)
+    pub async fn put(
+        &self,
+        body: impl Into<Body>,
+        options: PutBlobOptions,
+    ) -> Result<PutBlobResponse, Error> {
+        const OPERATION: &str = "Put Blob";
+        let body = body.into();
+        self.check_names(OPERATION)?;
+        check_metadata(&options.metadata).map_err(|e| e.with_context(self.context(OPERATION)))?;
+        let mut headers = HeaderMap::new();
+        headers.insert("x-ms-blob-type", HeaderValue::from_static("BlockBlob"));
+        if let Some(value) = &options.content_type {
+            headers.insert(CONTENT_TYPE, self.value(OPERATION, "content type", value)?);
+        }
+        if let Some(value) = &options.cache_control {
+            let value = self.value(OPERATION, "cache control", value)?;
+            headers.insert("x-ms-blob-cache-control", value);
+        }
+        let content_md5 = options
+            .content_md5
+            .or_else(|| body.as_bytes().map(|bytes| Md5::digest(bytes).into()));
+        if let Some(md5) = content_md5 {
+            let value = HeaderValue::from_str(&STANDARD.encode(md5))
+                .expect("base64 is a valid header value");
+            headers.insert("content-md5", value);
+        }
+        for (name, value) in &options.metadata {
+            let header =
+                HeaderName::from_bytes(format!("x-ms-meta-{name}").to_lowercase().as_bytes())
+                    .map_err(|_| {
+                        Error::invalid_input(format!("the metadata name {name:?} is not valid"))
+                            .with_context(self.context(OPERATION))
+                    })?;
+            headers.insert(header, self.value(OPERATION, "metadata value", value)?);
+        }
+        match &options.condition {
+            PutCondition::Overwrite => {}
+            PutCondition::IfNotExists => {
+                headers.insert(IF_NONE_MATCH, HeaderValue::from_static("*"));
+            }
+            PutCondition::IfMatch(etag) => {
+                headers.insert(IF_MATCH, self.value(OPERATION, "ETag", etag)?);
+            }
+        }
+        let request = self.request(OPERATION, Method::PUT, headers, Some(body))?;
+        let request = Request {
+            create_only: options.condition == PutCondition::IfNotExists,
+            ..request
+        };
+        let response = self.container.service.inner.pipeline.send(request).await?;
+        Ok(put_blob_response(response.headers()))
+    }
+
+    /// Downloads the blob, or a range of it, as a stream.
+    ///
+    /// A whole-blob download is checked against the blob's stored MD5 when it has one; a
+    /// range is checked when [`GetBlobOptions::check_range_md5`] asked the service for its
+    /// MD5. A failed check is the last item of the stream: an [`ErrorKind::Integrity`] error.
+    ///
+    /// [`ErrorKind::Integrity`]: crate::ErrorKind::Integrity
+    ///
+    /// [Get Blob](https://learn.microsoft.com/rest/api/storageservices/get-blob)
+    pub async fn get(&self, options: GetBlobOptions) -> Result<GetBlobResponse, Error> {
+        const OPERATION: &str = "Get Blob";
+        self.check_names(OPERATION)?;
+        let mut headers = HeaderMap::new();
+        if let Some(range) = options.range {
+            let value = range
+                .header_value()
+                .map_err(|e| e.with_context(self.context(OPERATION)))?;
+            headers.insert("x-ms-range", self.value(OPERATION, "range", &value)?);
+        }
+        if options.range_md5 {
+            let fits = options
+                .range
+                .and_then(|r| r.length)
+                .is_some_and(|len| len <= MAX_RANGE_MD5_LEN);
+            if !fits {
+                return Err(Error::invalid_input(
+                    "the service computes a range's MD5 only for ranges of known length up to \
+                     4 MiB: give a range with a length of at most 4194304 bytes",
+                )
+                .with_context(self.context(OPERATION)));
+            }
+            headers.insert(
+                "x-ms-range-get-content-md5",
+                HeaderValue::from_static("true"),
+            );
+        }
+        let request = self.request(OPERATION, Method::GET, headers, None)?;
+        let response = self.container.service.inner.pipeline.send(request).await?;
+        let headers = response.headers();
+        let properties = blob_properties(headers);
+        let range = content_range(headers).map(|(first, last, _)| (first, last));
+        let context = || self.context(OPERATION);
+        let expected_md5 = if options.range.is_none() {
+            md5(headers, "content-md5").map_err(|e| e.with_context(context()))?
+        } else if options.range_md5 {
+            let md5 = md5(headers, "content-md5").map_err(|e| e.with_context(context()))?;
+            Some(md5.ok_or_else(|| {
+                Error::integrity(
+                    "the range's MD5 was asked for but the service sent no Content-MD5, so the \
+                     content cannot be checked",
+                )
+                .with_context(context())
+            })?)
+        } else {
+            None
+        };
+        Ok(GetBlobResponse {
+            properties,
+            range,
+            body: BlobStream::new(response, expected_md5, context()),
+        })
+    }
+
+    /// Reads the blob's properties and metadata without its content.
+    ///
+    /// [Get Blob Properties](https://learn.microsoft.com/rest/api/storageservices/get-blob-properties)
+    pub async fn get_properties(&self) -> Result<BlobProperties, Error> {
+        const OPERATION: &str = "Get Blob Properties";
+        self.check_names(OPERATION)?;
+        let request = self.request(OPERATION, Method::HEAD, HeaderMap::new(), None)?;
+        let response = self.container.service.inner.pipeline.send(request).await?;
+        Ok(blob_properties(response.headers()))
+    }
+
+    /// Deletes the blob (and fails with [`ErrorKind::NotFound`](crate::ErrorKind::NotFound)
+    /// if there is none).
+    ///
+    /// [Delete Blob](https://learn.microsoft.com/rest/api/storageservices/delete-blob)
+    pub async fn delete(&self) -> Result<(), Error> {
+        const OPERATION: &str = "Delete Blob";
+        self.check_names(OPERATION)?;
+        let request = self.request(OPERATION, Method::DELETE, HeaderMap::new(), None)?;
+        self.container.service.inner.pipeline.send(request).await?;
+        Ok(())
+    }
+
+    fn context(&self, operation: &str) -> String {
+        format!(
+            "{operation} {}/{}",
+            self.container.name.escape_debug(),
+            self.name.escape_debug()
+        )
+    }
+
+    fn check_names(&self, operation: &str) -> Result<(), Error> {
+        check_container_name(&self.container.name)
+            .and_then(|()| check_blob_name(&self.name))
+            .map_err(|e| e.with_context(self.context(operation)))
+    }
+
+    fn value(&self, operation: &str, what: &str, value: &str) -> Result<HeaderValue, Error> {
+        HeaderValue::from_str(value).map_err(|_| {
+            Error::invalid_input(format!(
+                "the {what} {value:?} has characters that an HTTP header cannot carry"
+            ))
+            .with_context(self.context(operation))
+        })
+    }
+
+    fn request(
+        &self,
+        operation: &'static str,
+        method: Method,
+        headers: HeaderMap,
+        body: Option<Body>,
+    ) -> Result<Request, Error> {
+        let url = self
+            .container
+            .service
+            .inner
+            .endpoint
+            .resource_url(&self.container.name, Some(&self.name), &[])
+            .map_err(|e| e.with_context(self.context(operation)))?;
+        Ok(Request {
+            operation,
+            method,
+            url,
+            headers,
+            body,
+            container: self.container.name.clone(),
+            blob: Some(self.name.clone()),
+            create_only: false,
+        })
+    }
+}
+
+impl fmt::Debug for BlobClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BlobClient")
+            .field("endpoint", &self.container.service.inner.endpoint)
+            .field("container", &self.container.name)
+            .field("name", &self.name)
+            .finish()
+    }
+}

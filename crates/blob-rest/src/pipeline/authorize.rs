@@ -1,0 +1,90 @@
+//! Authorizing one attempt: date, version, request id, and the credential.
+//!
+//! Runs for every attempt, so each carries a fresh `x-ms-date` (the service refuses requests
+//! signed more than 15 minutes ago) and a token the provider considers current.
+
+use http::header::{AUTHORIZATION, CONTENT_LENGTH};
+use http::{HeaderMap, HeaderValue, Method};
+
+use super::Request;
+use crate::body::Body;
+use url::Url;
+
+use crate::auth::Credential;
+use crate::error::{Error, Scrubber};
+use crate::options::Clock;
+use crate::signing::{authorization, string_to_sign};
+use crate::API_VERSION;
+
+/// The headers and URL of one attempt, ready to send.
+pub(crate) struct Authorized {
+    pub(crate) url: Url,
+    pub(crate) headers: HeaderMap,
+}
+
+/// Adds the per-attempt headers and authorizes the request with `credential`. Every secret
+/// put on the request is registered with `scrubber`.
+pub(crate) async fn authorize(
+    credential: &Credential,
+    clock: &dyn Clock,
+    request: &Request,
+    client_request_id: &HeaderValue,
+    scrubber: &mut Scrubber,
+) -> Result<Authorized, Error> {
+    let method = &request.method;
+    let mut headers = request.headers.clone();
+    let mut url = request.url.clone();
+    let body_len = request.body.as_ref().map(Body::len);
+    headers.insert("x-ms-version", HeaderValue::from_static(API_VERSION));
+    headers.insert("x-ms-client-request-id", client_request_id.clone());
+    let date = httpdate::fmt_http_date(clock.now());
+    headers.insert(
+        "x-ms-date",
+        HeaderValue::from_str(&date).expect("an HTTP date is a valid header value"),
+    );
+    // The length is set here, not left to the HTTP stack, because it is signed.
+    match body_len {
+        Some(len) => {
+            headers.insert(CONTENT_LENGTH, HeaderValue::from(len));
+        }
+        None if *method == Method::PUT || *method == Method::POST => {
+            headers.insert(CONTENT_LENGTH, HeaderValue::from_static("0"));
+        }
+        None => {}
+    }
+    match credential {
+        Credential::SharedKey(key) => {
+            let to_sign = string_to_sign(method, &url, &headers, key.account());
+            let (header, signature) = authorization(key, &to_sign);
+            scrubber.add(&signature);
+            headers.insert(AUTHORIZATION, sensitive(&header)?);
+        }
+        Credential::Bearer(provider) => {
+            let token = provider.token().await.map_err(Error::token)?;
+            scrubber.add(token.secret());
+            let header = zeroize::Zeroizing::new(format!("Bearer {}", token.secret()));
+            headers.insert(AUTHORIZATION, sensitive(&header)?);
+        }
+        Credential::Sas(sas) => {
+            let mut query = url.query().unwrap_or_default().to_owned();
+            sas.append_to_query(&mut query);
+            url.set_query(Some(&query));
+            for form in sas.secret_forms() {
+                scrubber.add(&form);
+            }
+        }
+        Credential::Anonymous => {}
+    }
+    Ok(Authorized { url, headers })
+}
+
+/// A header value marked sensitive, so the HTTP stack never prints it.
+fn sensitive(value: &str) -> Result<HeaderValue, Error> {
+    let mut header = HeaderValue::from_str(value).map_err(|_| {
+        Error::config(
+            "the credential contains characters that cannot be sent in an Authorization header",
+        )
+    })?;
+    header.set_sensitive(true);
+    Ok(header)
+}

@@ -1,0 +1,309 @@
+//! Sending one operation: authorization, retries, timeouts, logging.
+//!
+//! Each operation gets one `x-ms-client-request-id` and one tracing span (method, operation,
+//! container, blob, attempt). Every attempt is authorized afresh (new `x-ms-date`, a token
+//! asked from the provider). A bearer request answered with 401 makes the provider drop its
+//! token and is tried once more. Retries follow [`RetryPolicy`](crate::RetryPolicy); a body
+//! stream that has started to be sent is not replayed, and the error says so.
+
+mod authorize;
+mod retry;
+
+use std::time::Duration;
+
+use http::{HeaderMap, HeaderValue, Method, StatusCode};
+use tracing::Instrument as _;
+use url::Url;
+
+use crate::auth::Credential;
+use crate::body::Body;
+use crate::endpoint::Endpoint;
+use crate::error::{chain, from_response, Error, Scrubber};
+use crate::names::check_account_name;
+use crate::options::ClientOptions;
+
+/// One operation to send.
+pub(crate) struct Request {
+    /// The operation's name in the REST reference, e.g. "Put Blob".
+    pub(crate) operation: &'static str,
+    pub(crate) method: Method,
+    /// The URL without credentials.
+    pub(crate) url: Url,
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: Option<Body>,
+    pub(crate) container: String,
+    pub(crate) blob: Option<String>,
+    /// Whether a 412 means "already exists" (create-only writes).
+    pub(crate) create_only: bool,
+}
+
+impl Request {
+    /// "Put Blob photos/cat.jpg", the prefix of this operation's errors.
+    pub(crate) fn context(&self) -> String {
+        match &self.blob {
+            Some(blob) => format!(
+                "{} {}/{}",
+                self.operation,
+                self.container,
+                blob.escape_debug()
+            ),
+            None => format!("{} {}", self.operation, self.container),
+        }
+    }
+}
+
+/// The HTTP client, credential and options shared by all clients of one service.
+pub(crate) struct Pipeline {
+    http: reqwest::Client,
+    credential: Credential,
+    options: ClientOptions,
+}
+
+/// How one attempt ended, when it did not produce a successful response.
+enum Failure {
+    /// The service answered with an error status.
+    Status {
+        status: StatusCode,
+        error: Error,
+        requested_wait: Option<Duration>,
+    },
+    /// No response: connection failure, timeout, broken upload.
+    Transport(Error),
+    /// Not worth retrying: no token, unusable credential.
+    Fatal(Error),
+}
+
+impl Pipeline {
+    pub(crate) fn new(
+        endpoint: &Endpoint,
+        credential: Credential,
+        options: ClientOptions,
+    ) -> Result<Self, Error> {
+        match &credential {
+            Credential::SharedKey(key) => {
+                check_account_name(key.account())?;
+                if key.account() != endpoint.account() {
+                    return Err(Error::config(format!(
+                        "the shared key is for account {:?} but the endpoint {endpoint} is for \
+                         account {:?}: use the key of the endpoint's account",
+                        key.account(),
+                        endpoint.account()
+                    )));
+                }
+            }
+            Credential::Bearer(_) if !endpoint.is_https() && !endpoint.is_loopback() => {
+                return Err(Error::config(format!(
+                    "refusing to send a bearer token over plain http:// to {endpoint}: anyone \
+                     on the network path could read and reuse it; use an https:// endpoint \
+                     (plain http is only allowed to a loopback emulator)"
+                )));
+            }
+            _ => {}
+        }
+        let mut builder = reqwest::Client::builder()
+            .use_rustls_tls()
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(options.connect_timeout)
+            .read_timeout(options.read_timeout)
+            .user_agent(concat!("blob-rest/", env!("CARGO_PKG_VERSION")));
+        if endpoint.is_loopback() {
+            // An emulator on this machine is never reached through a proxy.
+            builder = builder.no_proxy();
+        }
+        for pem in &options.extra_root_certificates_pem {
+            let certificates = reqwest::Certificate::from_pem_bundle(pem).map_err(|e| {
+                Error::config_with_source(
+                    "the extra root certificates are not a valid PEM bundle",
+                    Box::new(e.without_url()),
+                )
+            })?;
+            if certificates.is_empty() {
+                return Err(Error::config(
+                    "the extra root certificate bundle holds no PEM certificate",
+                ));
+            }
+            for certificate in certificates {
+                builder = builder.add_root_certificate(certificate);
+            }
+        }
+        let http = builder.build().map_err(|e| {
+            Error::config_with_source("could not build the HTTP client", Box::new(e.without_url()))
+        })?;
+        Ok(Self {
+            http,
+            credential,
+            options,
+        })
+    }
+
+    /// Sends `request` until it succeeds or the retry policy gives up. Returns the response
+    /// of a successful (2xx) attempt.
+    pub(crate) async fn send(&self, request: Request) -> Result<reqwest::Response, Error> {
+        let client_request_id = (self.options.request_ids)();
+        let span = tracing::info_span!(
+            "blob_request",
+            operation = request.operation,
+            method = %request.method,
+            container = %request.container,
+            blob = request.blob.as_deref().unwrap_or_default(),
+            client_request_id = %client_request_id,
+            attempt = tracing::field::Empty,
+        );
+        let context = request.context();
+        self.send_with_retries(request, &client_request_id)
+            .instrument(span)
+            .await
+            .map_err(|e| e.with_context(context))
+    }
+
+    async fn send_with_retries(
+        &self,
+        request: Request,
+        client_request_id: &str,
+    ) -> Result<reqwest::Response, Error> {
+        let request_id = HeaderValue::from_str(client_request_id).map_err(|_| {
+            Error::config("the client request id generator produced an invalid header value")
+        })?;
+        let policy = &self.options.retry;
+        let clock = self.options.clock.as_ref();
+        let started = clock.now();
+        let mut attempt: u32 = 0;
+        let mut token_renewed = false;
+        loop {
+            attempt += 1;
+            tracing::Span::current().record("attempt", attempt);
+            let failure = match self.attempt(&request, &request_id, attempt).await {
+                Ok(response) => return Ok(response),
+                Err(failure) => failure,
+            };
+            let replayable = request.body.as_ref().is_none_or(Body::can_send_again);
+            let (error, retryable, requested_wait) = match failure {
+                Failure::Fatal(error) => return Err(error),
+                Failure::Transport(error) => (error, true, None),
+                Failure::Status {
+                    status: StatusCode::UNAUTHORIZED,
+                    error,
+                    ..
+                } if !token_renewed => {
+                    if let Credential::Bearer(provider) = &self.credential {
+                        token_renewed = true;
+                        provider.invalidate();
+                        if replayable {
+                            tracing::info!(attempt, "401: dropped the token, trying once more");
+                            continue;
+                        }
+                        return Err(error.with_note(NOT_REPLAYABLE));
+                    }
+                    (error, false, None)
+                }
+                Failure::Status {
+                    status,
+                    error,
+                    requested_wait,
+                } => (error, retry::is_retryable_status(status), requested_wait),
+            };
+            if !retryable {
+                return Err(error);
+            }
+            if !replayable {
+                return Err(error.with_note(NOT_REPLAYABLE));
+            }
+            if attempt >= policy.max_attempts.max(1) {
+                return Err(error.with_note(format!("gave up after {attempt} attempts")));
+            }
+            let wait = requested_wait.unwrap_or_else(|| retry::backoff(policy, attempt));
+            let elapsed = clock.now().duration_since(started).unwrap_or_default();
+            if elapsed.saturating_add(wait) > policy.total_deadline {
+                return Err(error.with_note(format!(
+                    "gave up after {attempt} attempts: waiting {wait:?} more would pass the \
+                     total retry deadline of {:?}",
+                    policy.total_deadline
+                )));
+            }
+            tracing::warn!(
+                attempt,
+                wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
+                error = %error,
+                "attempt failed, retrying"
+            );
+            clock.sleep(wait).await;
+        }
+    }
+
+    async fn attempt(
+        &self,
+        request: &Request,
+        client_request_id: &HeaderValue,
+        attempt: u32,
+    ) -> Result<reqwest::Response, Failure> {
+        let mut scrubber = Scrubber::default();
+        let authorized = authorize::authorize(
+            &self.credential,
+            self.options.clock.as_ref(),
+            request,
+            client_request_id,
+            &mut scrubber,
+        )
+        .await
+        .map_err(Failure::Fatal)?;
+        let mut builder = self
+            .http
+            .request(request.method.clone(), authorized.url)
+            .headers(authorized.headers);
+        if let Some(body) = &request.body {
+            let Some(body) = body.for_attempt() else {
+                return Err(Failure::Fatal(Error::transport(NOT_REPLAYABLE, None)));
+            };
+            builder = builder.body(body);
+        }
+        tracing::debug!(attempt, "sending request");
+        let timeout = self.options.response_timeout;
+        let response = match tokio::time::timeout(timeout, builder.send()).await {
+            Err(_) => {
+                return Err(Failure::Transport(Error::transport(
+                    format!("no response within the response timeout of {timeout:?}"),
+                    None,
+                )))
+            }
+            Ok(Err(e)) => {
+                let e = e.without_url();
+                let message = format!(
+                    "the request failed before a response arrived: {}",
+                    chain(&e)
+                );
+                tracing::debug!(attempt, error = %message, "no response");
+                return Err(Failure::Transport(Error::transport(
+                    message,
+                    Some(Box::new(e)),
+                )));
+            }
+            Ok(Ok(response)) => response,
+        };
+        let status = response.status();
+        tracing::debug!(
+            attempt,
+            status = status.as_u16(),
+            request_id = response
+                .headers()
+                .get("x-ms-request-id")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default(),
+            "response"
+        );
+        if status.is_success() {
+            return Ok(response);
+        }
+        let requested_wait = retry::requested_wait(response.headers(), self.options.clock.now());
+        let error = from_response(response, request.create_only, &scrubber).await;
+        Err(Failure::Status {
+            status,
+            error,
+            requested_wait,
+        })
+    }
+}
+
+/// Note added when a failed request could have been retried but for its body.
+const NOT_REPLAYABLE: &str = "not retried: the request body is a stream that was already \
+                              (partly) sent and cannot be replayed; retry with the content in \
+                              memory or a new stream";
