@@ -89,7 +89,7 @@ impl Error {
 
     /// Adds a sentence to the message, such as why retrying stopped.
     pub(crate) fn context(mut self, sentence: &str) -> Self {
-        self.message.push_str(sentence);
+        add_sentence(&mut self.message, sentence);
         self
     }
 
@@ -111,5 +111,35 @@ impl Error {
     /// The endpoint's `error_description` (or `message`), such as `Identity not found`.
     pub fn error_description(&self) -> Option<&str> {
         self.description.as_deref()
+    }
+}
+
+/// Appends `sentence` to `message`, ending the sentence before it with a full stop unless it
+/// has one (endpoints' descriptions sometimes do, sometimes not).
+pub(crate) fn add_sentence(message: &mut String, sentence: &str) {
+    if sentence.is_empty() {
+        return;
+    }
+    if !message.ends_with('.') {
+        message.push('.');
+    }
+    message.push(' ');
+    message.push_str(sentence);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sentences_are_joined_with_one_full_stop() {
+        let mut message = "refused: Identity not found".to_owned();
+        add_sentence(&mut message, "Check the id.");
+        assert_eq!(message, "refused: Identity not found. Check the id.");
+        let mut message = "refused: Unable to load.".to_owned();
+        add_sentence(&mut message, "Check the id.");
+        assert_eq!(message, "refused: Unable to load. Check the id.");
+        add_sentence(&mut message, "");
+        assert_eq!(message, "refused: Unable to load. Check the id.");
     }
 }

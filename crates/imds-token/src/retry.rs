@@ -89,15 +89,16 @@ impl RetryPolicy {
             let keep_going = retries < self.max_retries || (gone && spent < self.gone_for);
             if !keep_going {
                 return Err(error.context(&format!(
-                    " Gave up after {attempts} attempts in {}s.",
+                    "Gave up after {} in {}s.",
+                    plural(attempts),
                     spent.as_secs()
                 )));
             }
             let delay = self.backoff(retries).max(retry_after.unwrap_or_default());
             if spent + delay >= self.deadline {
                 return Err(error.context(&format!(
-                    " Gave up after {attempts} attempts: the next one, in {}s, would pass the \
-                     deadline of {}s.",
+                    "Gave up after {}: the next one, in {}s, would pass the deadline of {}s.",
+                    plural(attempts),
                     delay.as_secs_f32().ceil(),
                     self.deadline.as_secs()
                 )));
@@ -111,6 +112,14 @@ impl RetryPolicy {
             clock.sleep(delay).await;
             retries += 1;
         }
+    }
+}
+
+fn plural(attempts: u32) -> String {
+    if attempts == 1 {
+        "1 attempt".to_owned()
+    } else {
+        format!("{attempts} attempts")
     }
 }
 

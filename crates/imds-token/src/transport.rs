@@ -11,7 +11,7 @@ use std::time::{Duration, SystemTime};
 use reqwest::StatusCode;
 use zeroize::Zeroizing;
 
-use crate::error::{Error, ErrorKind};
+use crate::error::{add_sentence, Error, ErrorKind};
 use crate::response::{parse_error, parse_token, BodyProblem, EndpointError};
 use crate::retry::retry_after;
 use crate::sources::SourceKind;
@@ -174,13 +174,11 @@ fn answered(kind: ErrorKind, status: StatusCode, body: &[u8], target: Target<'_>
         ErrorKind::Refused => "refused a token for",
         _ => "could not give a token for",
     };
-    let hint = hint(status, &said, target.kind);
-    Error::new(
-        kind,
-        format!("{at} {verb} {resource}: {status}{words}{hint}"),
-    )
-    .with_status(status.as_u16())
-    .with_endpoint_error(said.error, said.description)
+    let mut message = format!("{at} {verb} {resource}: {status}{words}");
+    add_sentence(&mut message, hint(status, &said, target.kind));
+    Error::new(kind, message)
+        .with_status(status.as_u16())
+        .with_endpoint_error(said.error, said.description)
 }
 
 /// What to check, for the refusals whose cause is known.
@@ -192,22 +190,22 @@ fn hint(status: StatusCode, said: &EndpointError, kind: SourceKind) -> &'static 
     )
     .to_ascii_lowercase();
     if text.contains("multiple user assigned identities") {
-        ". Several identities are assigned here: choose one with AZURE_CLIENT_ID, or with a \
+        "Several identities are assigned here: choose one with AZURE_CLIENT_ID, or with a \
          client id, object id or resource id in code."
     } else if text.contains("identity not found") || text.contains("unable to load") {
-        ". Check that a managed identity is assigned to this VM or app, and that the client id, \
+        "Check that a managed identity is assigned to this VM or app, and that the client id, \
          object id or resource id given (if any) is one of its identities."
     } else if text.contains("invalid_resource") || text.contains("aadsts500011") {
-        ". Check the resource name, such as https://storage.azure.com."
+        "Check the resource name, such as https://storage.azure.com."
     } else if text.contains("aadsts70021") {
-        ". No federated credential of the identity matches this service account: check its \
+        "No federated credential of the identity matches this service account: check its \
          issuer and subject."
     } else if text.contains("aadsts700016") || text.contains("aadsts90002") {
-        ". Check AZURE_CLIENT_ID and AZURE_TENANT_ID."
+        "Check AZURE_CLIENT_ID and AZURE_TENANT_ID."
     } else if kind == SourceKind::AppService
         && matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN)
     {
-        ". The endpoint did not accept X-IDENTITY-HEADER: check IDENTITY_HEADER."
+        "The endpoint did not accept X-IDENTITY-HEADER: check IDENTITY_HEADER."
     } else {
         ""
     }
