@@ -115,12 +115,12 @@ impl Error {
 }
 
 /// Appends `sentence` to `message`, ending the sentence before it with a full stop unless it
-/// has one (endpoints' descriptions sometimes do, sometimes not).
+/// has an ending already (endpoints' descriptions sometimes do, sometimes not).
 pub(crate) fn add_sentence(message: &mut String, sentence: &str) {
     if sentence.is_empty() {
         return;
     }
-    if !message.ends_with('.') {
+    if !message.ends_with(['.', '?', '!']) {
         message.push('.');
     }
     message.push(' ');

@@ -148,6 +148,15 @@ fn judge(
             retry_after,
             gone: false,
         },
+        // A page that is not JSON (a proxy's "502 Bad Gateway") may be transient too, but if
+        // it lasts, what answers is not an identity endpoint.
+        410 | 429 | 500..=599 if !body.is_empty() && parse_error(body).is_none() => {
+            Attempt::Retry {
+                error: not_an_identity_endpoint(status, body, &at),
+                retry_after,
+                gone: status == StatusCode::GONE,
+            }
+        }
         410 | 429 | 500..=599 => Attempt::Retry {
             error: answered(ErrorKind::Unavailable, status, body, target),
             retry_after,

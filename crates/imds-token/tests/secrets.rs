@@ -197,7 +197,10 @@ async fn no_sentinel_in_any_output() {
         logs.contains("attempt=6"),
         "the retries were logged: {logs}"
     );
-    assert!(logs.contains("managed_identity_token{method=\"GET\""), "{logs}");
+    assert!(
+        logs.contains("managed_identity_token{method=\"GET\""),
+        "{logs}"
+    );
     assert!(
         logs.contains("managed_identity_token{method=\"POST\""),
         "{logs}"

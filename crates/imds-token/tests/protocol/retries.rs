@@ -183,6 +183,37 @@ async fn server_errors_stop_after_the_retries() {
 }
 
 #[tokio::test]
+async fn a_lasting_proxy_error_page_is_no_identity() {
+    let server = MockServer::start().await;
+    let clock = ManualClock::default();
+    mount_imds(
+        &server,
+        ResponseTemplate::new(502).set_body_string("<html>Bad Gateway</html>"),
+    )
+    .await;
+
+    let error = imds_builder(&server, &clock)
+        .max_retries(1)
+        .build()
+        .unwrap()
+        .token(STORAGE)
+        .await
+        .unwrap_err();
+
+    assert_all_imds(&server, 2).await;
+    assert_eq!(error.kind(), ErrorKind::NoIdentity);
+    assert_eq!(error.status(), Some(502));
+    let message = error.to_string();
+    let expected = format!(
+        "the IMDS at {}/metadata/identity/oauth2/token answered 502 Bad Gateway with 24 bytes \
+         that are not JSON, so it is not a managed identity endpoint: is a proxy, a captive \
+         portal or another service answering there? Gave up after 2 attempts in ",
+        server.uri()
+    );
+    assert!(message.starts_with(&expected), "{message}");
+}
+
+#[tokio::test]
 async fn not_found_for_good_is_no_identity() {
     let server = MockServer::start().await;
     let clock = ManualClock::default();
