@@ -10,11 +10,12 @@ mod validate;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use crate::error::{Error, Result};
 use crate::secret::Secret;
 
-pub(crate) use validate::{container_name, metadata as validate_metadata, quote};
+pub(crate) use validate::{metadata as validate_metadata, quote};
 
 /// The emulator's well-known account, published in Azure's documentation.
 pub(crate) const DEVELOPMENT_ACCOUNT: &str = "devstoreaccount1";
@@ -38,6 +39,8 @@ pub(crate) enum AuthKind {
     SharedKey(Secret),
     Sas(Secret),
     ManagedIdentity { client_id: Option<String> },
+    Identity(imds_token::ManagedIdentity),
+    Provider(Arc<dyn blob_rest::TokenProvider>),
     Anonymous,
 }
 
@@ -81,6 +84,21 @@ impl Auth {
         })
     }
 
+    /// A managed identity built in code, e.g. pointed at a local identity endpoint with
+    /// `ManagedIdentity::builder().imds_endpoint(...)`: nothing is read from the environment.
+    pub fn managed_identity_with(identity: imds_token::ManagedIdentity) -> Self {
+        Self {
+            kind: AuthKind::Identity(identity),
+        }
+    }
+
+    /// Bearer tokens from any provider (tokens obtained elsewhere, a test provider).
+    pub fn token_provider(provider: Arc<dyn blob_rest::TokenProvider>) -> Self {
+        Self {
+            kind: AuthKind::Provider(provider),
+        }
+    }
+
     /// No credentials: only blobs in public containers can be read.
     pub fn anonymous() -> Self {
         Self {
@@ -96,6 +114,13 @@ impl Auth {
             AuthKind::ManagedIdentity { client_id } => AuthMethod::ManagedIdentity {
                 client_id: client_id.clone(),
             },
+            AuthKind::Identity(identity) => AuthMethod::ManagedIdentity {
+                client_id: match identity.source().identity() {
+                    Some(imds_token::UserAssignedId::ClientId(id)) => Some(id.clone()),
+                    _ => None,
+                },
+            },
+            AuthKind::Provider(_) => AuthMethod::TokenProvider,
             AuthKind::Anonymous => AuthMethod::Anonymous,
         }
     }
@@ -124,6 +149,8 @@ pub enum AuthMethod {
         /// The user-assigned identity's client id, if one was chosen.
         client_id: Option<String>,
     },
+    /// Bearer tokens from a provider given in code.
+    TokenProvider,
     /// No credentials.
     Anonymous,
 }
@@ -139,6 +166,7 @@ impl fmt::Display for AuthMethod {
             } => {
                 write!(f, "managed identity (user-assigned, client id {id})")
             }
+            Self::TokenProvider => f.write_str("bearer tokens from a provider given in code"),
             Self::Anonymous => f.write_str("anonymous (public containers only)"),
         }
     }

@@ -90,3 +90,77 @@ impl Error {
 
 /// Shorthand for results of this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// Wraps a blob-rest error: `action` says what was being done (`cannot save `x` in
+    /// container `y``), the blob-rest text (operation, status, service code and its hint, such
+    /// as the data role an identity lacks) follows, and the blob-rest error stays the source.
+    ///
+    /// A bearer token that could not be obtained surfaces from blob-rest as an authentication
+    /// failure with the identity error somewhere in its chain; that case gets the identity's
+    /// kind and a hint about what to configure instead.
+    pub(crate) fn from_blob(action: &str, error: blob_rest::Error) -> Self {
+        if let Some(identity) = find_in_chain::<imds_token::Error>(&error) {
+            let (kind, hint) = identity_hint(identity.kind());
+            let message = format!("{action}: no token from the managed identity: {identity}{hint}");
+            return Self::new(kind, message).with_source(error);
+        }
+        use blob_rest::ErrorKind as Blob;
+        let kind = match error.kind() {
+            Blob::NotFound => ErrorKind::NotFound,
+            Blob::AlreadyExists => ErrorKind::AlreadyExists,
+            Blob::PreconditionFailed => ErrorKind::PreconditionFailed,
+            Blob::AuthenticationFailed => ErrorKind::AuthenticationFailed,
+            Blob::PermissionMissing => ErrorKind::PermissionMissing,
+            Blob::Throttled | Blob::ServerBusy => ErrorKind::Unavailable,
+            Blob::Integrity => ErrorKind::Integrity,
+            Blob::Transport => ErrorKind::Transport,
+            Blob::Config => ErrorKind::Config,
+            _ => ErrorKind::Other,
+        };
+        Self::new(kind, format!("{action}: {error}")).with_source(error)
+    }
+
+    /// Wraps an imds-token error raised while setting up the identity (before any request).
+    pub(crate) fn from_identity(action: &str, error: imds_token::Error) -> Self {
+        let (kind, hint) = identity_hint(error.kind());
+        Self::new(kind, format!("{action}: {error}{hint}")).with_source(error)
+    }
+
+    pub(crate) fn io(message: impl Into<String>, source: std::io::Error) -> Self {
+        Self::new(ErrorKind::Io, message).with_source(source)
+    }
+}
+
+/// Our kind for an identity failure, and a sentence on what to do about it.
+fn identity_hint(kind: imds_token::ErrorKind) -> (ErrorKind, &'static str) {
+    use imds_token::ErrorKind as Identity;
+    match kind {
+        Identity::NoIdentity => (
+            ErrorKind::NoIdentity,
+            ". Run where a managed identity is assigned (an Azure VM, App Service, AKS with \
+             workload identity), or configure a key instead: AZURE_STORAGE_KEY, \
+             AZURE_STORAGE_SAS_TOKEN or AZURE_STORAGE_CONNECTION_STRING",
+        ),
+        Identity::Refused => (
+            ErrorKind::IdentityRefused,
+            ". Check that the identity is assigned to this machine or app, and that \
+             AZURE_CLIENT_ID (if set) is the client id of a user-assigned identity it has",
+        ),
+        Identity::Config => (ErrorKind::Config, ""),
+        Identity::Unavailable | Identity::Timeout => (ErrorKind::Unavailable, ""),
+        _ => (ErrorKind::IdentityRefused, ""),
+    }
+}
+
+/// The first error of type `T` in `error`'s source chain (itself included).
+fn find_in_chain<'a, T: StdError + 'static>(error: &'a (dyn StdError + 'static)) -> Option<&'a T> {
+    let mut next = Some(error);
+    while let Some(current) = next {
+        if let Some(found) = current.downcast_ref::<T>() {
+            return Some(found);
+        }
+        next = current.source();
+    }
+    None
+}

@@ -7,10 +7,16 @@
 //! and the overwrite policy.
 
 mod config;
+mod content;
 mod error;
+mod identity;
 mod names;
 mod rename;
 mod secret;
+mod storage;
 
 pub use config::{Auth, AuthChoice, AuthMethod, StorageConfig};
+pub use content::{Content, ProgressFn, SaveOptions};
 pub use error::{Error, ErrorKind, Result};
+pub use identity::{ManagedIdentityTokenProvider, STORAGE_RESOURCE};
+pub use storage::{BlobReader, Properties, Storage};

@@ -1,0 +1,549 @@
+//! The [`Storage`] an app holds: save, open, read, delete, exists, size, properties.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::SystemTime;
+
+use blob_rest::{
+    AccountKey, BlobClient, BlobServiceClient, BlobStream, ClientOptions, ContainerClient,
+    Credential, Endpoint, GetBlobOptions, PutBlobOptions, PutCondition, SasToken,
+    SharedKeyCredential,
+};
+use bytes::Bytes;
+use futures_util::Stream;
+use tracing::Instrument as _;
+
+use crate::config::{validate_metadata, AuthChoice, AuthKind, SaveDefaults, StorageConfig};
+use crate::content::{Content, SaveOptions};
+use crate::error::{Error, ErrorKind, Result};
+use crate::identity::ManagedIdentityTokenProvider;
+use crate::names::{self, BlobName, MAX_NAME_CHARS};
+use crate::rename::alternative_name;
+
+/// How many names a create-only save tries (the asked-for one and 7 alternatives) before it
+/// gives up: with 7 random characters a second collision means something is wrong.
+const MAX_SAVE_ATTEMPTS: usize = 8;
+
+/// What a save stores when neither the caller nor the extension says otherwise.
+const FALLBACK_CONTENT_TYPE: &str = "application/octet-stream";
+
+/// Files in one container of one storage account, as an app sees them.
+///
+/// Cheap to clone: clones share the HTTP connections, the token cache and the "container
+/// exists" check.
+#[derive(Clone)]
+pub struct Storage {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    container: ContainerClient,
+    endpoint: String,
+    account: String,
+    location: String,
+    overwrite: bool,
+    defaults: SaveDefaults,
+    choice: AuthChoice,
+    identity: Option<imds_token::ManagedIdentity>,
+    container_checked: tokio::sync::OnceCell<()>,
+    rng: Mutex<fastrand::Rng>,
+}
+
+impl Storage {
+    /// Builds the storage from a config. Sends no request; fails with
+    /// [`ErrorKind::Config`] when the config cannot work (no container, an unreadable
+    /// certificate file, a credential the endpoint refuses).
+    pub fn new(config: StorageConfig) -> Result<Self> {
+        let Some(container) = config.container().map(str::to_owned) else {
+            return Err(Error::config(
+                "no container configured: set AZURE_STORAGE_CONTAINER or call \
+                 StorageConfig::with_container",
+            ));
+        };
+        let endpoint = Endpoint::parse(&config.blob_endpoint())
+            .map_err(|e| Error::config(format!("the blob endpoint cannot be used: {e}")))?;
+        let account = config.account().unwrap_or(endpoint.account()).to_owned();
+
+        let mut options = ClientOptions::default();
+        if let Some(path) = config.root_certificates_file() {
+            let pem = std::fs::read(path).map_err(|error| {
+                Error::config(format!(
+                    "the root certificate file {} (SSL_CERT_FILE) cannot be read ({error}): fix \
+                     the path or unset SSL_CERT_FILE",
+                    path.display()
+                ))
+                .with_source(error)
+            })?;
+            options = options.add_root_certificates_pem(pem);
+        }
+
+        let mut identity = None;
+        let credential = match config.auth().kind() {
+            AuthKind::SharedKey(key) => {
+                let key = AccountKey::from_base64(key.expose())
+                    .map_err(|e| Error::config(format!("the account key cannot be used: {e}")))?;
+                Credential::SharedKey(SharedKeyCredential::new(&account, key))
+            }
+            AuthKind::Sas(token) => Credential::Sas(
+                SasToken::parse(token.expose())
+                    .map_err(|e| Error::config(format!("the SAS token cannot be used: {e}")))?,
+            ),
+            AuthKind::ManagedIdentity { client_id } => {
+                let mut builder = imds_token::ManagedIdentity::builder();
+                if let Some(client_id) = client_id {
+                    builder = builder.client_id(client_id);
+                }
+                let built = builder.build().map_err(|e| {
+                    Error::from_identity("the managed identity cannot be set up", e)
+                })?;
+                identity = Some(built.clone());
+                Credential::bearer(ManagedIdentityTokenProvider::new(built))
+            }
+            AuthKind::Identity(built) => {
+                identity = Some(built.clone());
+                Credential::bearer(ManagedIdentityTokenProvider::new(built.clone()))
+            }
+            AuthKind::Provider(provider) => Credential::Bearer(Arc::clone(provider)),
+            AuthKind::Anonymous => Credential::Anonymous,
+        };
+        let service = BlobServiceClient::new(endpoint, credential, options)
+            .map_err(|e| Error::from_blob("the storage client cannot be set up", e))?;
+
+        Ok(Self {
+            inner: Arc::new(Inner {
+                container: service.container(&container),
+                endpoint: config.blob_endpoint(),
+                account,
+                location: config.location().to_owned(),
+                overwrite: config.overwrite(),
+                defaults: config.defaults().clone(),
+                choice: config.auth_choice(),
+                identity,
+                container_checked: tokio::sync::OnceCell::new(),
+                rng: Mutex::new(fastrand::Rng::new()),
+            }),
+        })
+    }
+
+    /// [`Storage::new`] from [`StorageConfig::from_env`].
+    pub fn from_env() -> Result<Self> {
+        Self::new(StorageConfig::from_env()?)
+    }
+
+    /// Saves `content` under `name` and returns the name it was stored under, relative to
+    /// the location prefix. Unless overwriting is on, an existing blob is never replaced: the
+    /// content goes to a free name such as `cat_Ab3dE9x.jpg` instead.
+    pub async fn save(&self, name: &str, content: impl Into<Content>) -> Result<String> {
+        self.save_with(name, content, SaveOptions::new()).await
+    }
+
+    /// [`Storage::save`] with per-save options (content type, cache control, metadata,
+    /// overwrite, progress).
+    pub async fn save_with(
+        &self,
+        name: &str,
+        content: impl Into<Content>,
+        options: SaveOptions,
+    ) -> Result<String> {
+        let name = self.resolve(name)?;
+        let span =
+            tracing::info_span!("storage_save", container = self.container(), blob = %name.full);
+        self.save_resolved(name, content.into(), options)
+            .instrument(span)
+            .await
+    }
+
+    async fn save_resolved(
+        &self,
+        name: BlobName,
+        mut content: Content,
+        options: SaveOptions,
+    ) -> Result<String> {
+        let put_options = self.put_options(&name.relative, &options)?;
+        let overwrite = options.overwrite.unwrap_or(self.inner.overwrite);
+        let put_options = put_options.condition(if overwrite {
+            PutCondition::Overwrite
+        } else {
+            PutCondition::IfNotExists
+        });
+        self.ensure_container().await?;
+
+        let mut candidate = name.clone();
+        for attempt in 1..=MAX_SAVE_ATTEMPTS {
+            let action = self.action("save", &candidate.full);
+            let Some(body) = content.body(options.progress.as_ref()).await? else {
+                return Err(Error::new(
+                    ErrorKind::AlreadyExists,
+                    format!(
+                        "{}: a blob of that name exists, and the content was a stream that \
+                         cannot be sent again under another name: save from a file or bytes, \
+                         or turn overwriting on",
+                        self.action("save", &name.full)
+                    ),
+                ));
+            };
+            match self
+                .blob(&candidate.full)
+                .put(body, put_options.clone())
+                .await
+            {
+                Ok(_) => {
+                    tracing::debug!(stored = %candidate.full, attempt, "saved");
+                    return Ok(candidate.relative);
+                }
+                Err(error) if error.kind() == blob_rest::ErrorKind::AlreadyExists => {
+                    tracing::info!(taken = %candidate.full, attempt, "name taken, trying another");
+                    candidate = self.alternative(&name)?;
+                }
+                Err(error) => return Err(Error::from_blob(&action, error)),
+            }
+        }
+        Err(Error::new(
+            ErrorKind::AlreadyExists,
+            format!(
+                "{}: the name and {} alternatives are all taken: choose another name",
+                self.action("save", &name.full),
+                MAX_SAVE_ATTEMPTS - 1
+            ),
+        ))
+    }
+
+    /// Opens a blob for streaming reads: its properties at once, its content as a stream of
+    /// chunks checked against the stored MD5 at the end.
+    pub async fn open(&self, name: &str) -> Result<BlobReader> {
+        let name = self.resolve(name)?;
+        let action = self.action("read", &name.full);
+        let span =
+            tracing::info_span!("storage_open", container = self.container(), blob = %name.full);
+        let response = self
+            .blob(&name.full)
+            .get(GetBlobOptions::new())
+            .instrument(span)
+            .await
+            .map_err(|e| self.not_found_or(&action, e))?;
+        Ok(BlobReader {
+            properties: Properties::from(response.properties),
+            stream: response.body,
+            action,
+        })
+    }
+
+    /// Reads a whole blob into memory (checked against its stored MD5).
+    pub async fn read(&self, name: &str) -> Result<Bytes> {
+        let reader = self.open(name).await?;
+        let action = reader.action.clone();
+        reader
+            .stream
+            .collect()
+            .await
+            .map_err(|e| Error::from_blob(&action, e))
+    }
+
+    /// Deletes a blob. A blob that does not exist counts as deleted.
+    pub async fn delete(&self, name: &str) -> Result<()> {
+        let name = self.resolve(name)?;
+        let span =
+            tracing::info_span!("storage_delete", container = self.container(), blob = %name.full);
+        match self.blob(&name.full).delete().instrument(span).await {
+            Ok(()) => Ok(()),
+            Err(error) if error.kind() == blob_rest::ErrorKind::NotFound => {
+                tracing::debug!(blob = %name.full, "already absent");
+                Ok(())
+            }
+            Err(error) => Err(Error::from_blob(&self.action("delete", &name.full), error)),
+        }
+    }
+
+    /// Whether a blob of that name exists.
+    pub async fn exists(&self, name: &str) -> Result<bool> {
+        match self.properties(name).await {
+            Ok(_) => Ok(true),
+            Err(error) if error.kind() == ErrorKind::NotFound => Ok(false),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// The size of a blob in bytes.
+    pub async fn size(&self, name: &str) -> Result<u64> {
+        Ok(self.properties(name).await?.content_length)
+    }
+
+    /// A blob's properties and metadata, without its content.
+    pub async fn properties(&self, name: &str) -> Result<Properties> {
+        let name = self.resolve(name)?;
+        let action = self.action("read the properties of", &name.full);
+        let span = tracing::info_span!("storage_properties", container = self.container(), blob = %name.full);
+        self.blob(&name.full)
+            .get_properties()
+            .instrument(span)
+            .await
+            .map(Properties::from)
+            .map_err(|e| self.not_found_or(&action, e))
+    }
+
+    /// The full blob name a name is stored under (location prefix included), after the
+    /// name rules; fails as a save would on a refused name.
+    pub fn blob_name(&self, name: &str) -> Result<String> {
+        Ok(self.resolve(name)?.full)
+    }
+
+    /// Which authentication the storage uses and why, safe to print.
+    pub fn auth_choice(&self) -> &AuthChoice {
+        &self.inner.choice
+    }
+
+    /// For a managed identity: which token source (IMDS, App Service, workload identity) was
+    /// chosen, for which identity, and why.
+    pub fn identity_source(&self) -> Option<&imds_token::SourceChoice> {
+        self.inner
+            .identity
+            .as_ref()
+            .map(imds_token::ManagedIdentity::source)
+    }
+
+    /// The container.
+    pub fn container(&self) -> &str {
+        self.inner.container.name()
+    }
+
+    /// The storage account name.
+    pub fn account(&self) -> &str {
+        &self.inner.account
+    }
+
+    /// The blob endpoint URL.
+    pub fn blob_endpoint(&self) -> &str {
+        &self.inner.endpoint
+    }
+
+    /// The location prefix (empty for none).
+    pub fn location(&self) -> &str {
+        &self.inner.location
+    }
+
+    fn resolve(&self, name: &str) -> Result<BlobName> {
+        names::resolve(&self.inner.location, name)
+    }
+
+    fn blob(&self, full_name: &str) -> BlobClient {
+        self.inner.container.blob(full_name)
+    }
+
+    fn action(&self, verb: &str, full_name: &str) -> String {
+        format!(
+            "cannot {verb} {} in container {}",
+            crate::config::quote(full_name),
+            crate::config::quote(self.container())
+        )
+    }
+
+    /// Creates the container on the first save, once per storage. Missing permission to
+    /// create containers (a container-scoped SAS, a role on the container only) is not an
+    /// error here: the container may well exist, and the upload reports it if it does not.
+    async fn ensure_container(&self) -> Result<()> {
+        let container = &self.inner.container;
+        self.inner
+            .container_checked
+            .get_or_try_init(|| async {
+                match container.create_if_not_exists().await {
+                    Ok(created) => {
+                        tracing::debug!(container = container.name(), created, "container ready");
+                        Ok(())
+                    }
+                    Err(error)
+                        if matches!(
+                            error.kind(),
+                            blob_rest::ErrorKind::PermissionMissing
+                                | blob_rest::ErrorKind::AuthenticationFailed
+                        ) =>
+                    {
+                        tracing::debug!(container = container.name(), %error, "cannot create the container; assuming it exists");
+                        Ok(())
+                    }
+                    Err(error) => Err(Error::from_blob(
+                        &format!(
+                            "cannot create container {}",
+                            crate::config::quote(container.name())
+                        ),
+                        error,
+                    )),
+                }
+            })
+            .await
+            .map(|&()| ())
+    }
+
+    fn put_options(&self, relative: &str, options: &SaveOptions) -> Result<PutBlobOptions> {
+        let defaults = &self.inner.defaults;
+        let content_type = options
+            .content_type
+            .clone()
+            .or_else(|| defaults.content_type.clone())
+            .or_else(|| {
+                mime_guess::from_path(relative)
+                    .first_raw()
+                    .map(str::to_owned)
+            })
+            .unwrap_or_else(|| FALLBACK_CONTENT_TYPE.to_owned());
+        let mut put = PutBlobOptions::new().content_type(content_type);
+        if let Some(cache_control) = options
+            .cache_control
+            .as_ref()
+            .or(defaults.cache_control.as_ref())
+        {
+            put = put.cache_control(cache_control.clone());
+        }
+        let mut metadata: Vec<(String, String)> = defaults
+            .metadata
+            .iter()
+            .filter(|(name, _)| {
+                !options
+                    .metadata
+                    .iter()
+                    .any(|(own, _)| own.eq_ignore_ascii_case(name))
+            })
+            .cloned()
+            .collect();
+        metadata.extend(options.metadata.iter().cloned());
+        for (name, value) in metadata {
+            validate_metadata(&name, &value)?;
+            put = put.metadata(name, value);
+        }
+        Ok(put)
+    }
+
+    fn alternative(&self, name: &BlobName) -> Result<BlobName> {
+        let location_chars = self.inner.location.chars().count();
+        let relative = {
+            let mut rng = self
+                .inner
+                .rng
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            alternative_name(&name.relative, location_chars, MAX_NAME_CHARS, &mut rng)
+        };
+        let Some(relative) = relative else {
+            return Err(Error::new(
+                ErrorKind::AlreadyExists,
+                format!(
+                    "{}: a blob of that name exists, and the name is too long to add a random \
+                     part: choose another name",
+                    self.action("save", &name.full)
+                ),
+            ));
+        };
+        Ok(BlobName {
+            full: names::join(&self.inner.location, &relative),
+            relative,
+        })
+    }
+
+    /// A not-found error that says whether the blob or the whole container is missing.
+    fn not_found_or(&self, action: &str, error: blob_rest::Error) -> Error {
+        if error.code() == Some("ContainerNotFound") {
+            let message = format!(
+                "{action}: the container does not exist (the first save creates it, or create \
+                 it in the portal)"
+            );
+            return Error::new(ErrorKind::NotFound, message).with_source(error);
+        }
+        if error.kind() == blob_rest::ErrorKind::NotFound {
+            return Error::new(ErrorKind::NotFound, format!("{action}: no such blob"))
+                .with_source(error);
+        }
+        Error::from_blob(action, error)
+    }
+}
+
+impl fmt::Debug for Storage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Storage")
+            .field("endpoint", &self.inner.endpoint)
+            .field("container", &self.container())
+            .field("location", &self.inner.location)
+            .field("auth", self.inner.choice.method())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A blob's properties.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Properties {
+    /// The stored content type.
+    pub content_type: Option<String>,
+    /// The size in bytes.
+    pub content_length: u64,
+    /// When the blob was last written.
+    pub last_modified: Option<SystemTime>,
+    /// The ETag, with its quotes.
+    pub etag: Option<String>,
+    /// The MD5 of the content, when the service stored one.
+    pub content_md5: Option<[u8; 16]>,
+    /// The stored `Cache-Control`.
+    pub cache_control: Option<String>,
+    /// User metadata (names in lower case, as the service returns them).
+    pub metadata: BTreeMap<String, String>,
+}
+
+impl From<blob_rest::BlobProperties> for Properties {
+    fn from(properties: blob_rest::BlobProperties) -> Self {
+        Self {
+            content_type: properties.content_type,
+            content_length: properties.content_length,
+            last_modified: properties.last_modified,
+            etag: properties.etag,
+            content_md5: properties.content_md5,
+            cache_control: properties.cache_control,
+            metadata: properties.metadata,
+        }
+    }
+}
+
+/// An open blob: its properties, and its content as a stream of `Result<Bytes>` chunks.
+///
+/// The last item is an error if the content was cut short or does not match the stored MD5:
+/// treat the data as good only when the stream ends without one.
+pub struct BlobReader {
+    properties: Properties,
+    stream: BlobStream,
+    action: String,
+}
+
+impl BlobReader {
+    /// The blob's properties, from the response headers.
+    pub fn properties(&self) -> &Properties {
+        &self.properties
+    }
+
+    /// Reads the rest into memory; fails if any check failed.
+    pub async fn collect(self) -> Result<Bytes> {
+        let action = self.action;
+        self.stream
+            .collect()
+            .await
+            .map_err(|e| Error::from_blob(&action, e))
+    }
+}
+
+impl Stream for BlobReader {
+    type Item = Result<Bytes>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        Pin::new(&mut this.stream)
+            .poll_next(cx)
+            .map(|item| item.map(|chunk| chunk.map_err(|e| Error::from_blob(&this.action, e))))
+    }
+}
+
+impl fmt::Debug for BlobReader {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BlobReader")
+            .field("properties", &self.properties)
+            .finish_non_exhaustive()
+    }
+}

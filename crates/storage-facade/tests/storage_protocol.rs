@@ -1,0 +1,602 @@
+//! Storage behaviours against a wiremock Blob service on 127.0.0.1, asserting the exact
+//! requests: the ones Azurite cannot show (409 vs 412 for "exists", permission errors, 401
+//! and a new token) and the ones where the facade decides what to send.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use storage_facade::{Auth, Content, ErrorKind, SaveOptions, Storage, StorageConfig};
+use wiremock::matchers::{header, method, path, query_param};
+use wiremock::{Mock, MockServer, Request, ResponseTemplate};
+
+const DEV_KEY: &str =
+    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
+const CONTAINER_PATH: &str = "/devstoreaccount1/images";
+
+fn config(server: &MockServer) -> StorageConfig {
+    StorageConfig::with_endpoint(
+        &format!("{}/devstoreaccount1/", server.uri()),
+        Auth::shared_key(DEV_KEY).unwrap(),
+    )
+    .unwrap()
+    .with_container("images")
+    .unwrap()
+}
+
+fn storage(server: &MockServer) -> Storage {
+    Storage::new(config(server)).unwrap()
+}
+
+fn service_error(status: u16, code: &str, message: &str) -> ResponseTemplate {
+    ResponseTemplate::new(status)
+        .insert_header("x-ms-error-code", code)
+        .set_body_string(format!(
+            "\u{feff}<?xml version=\"1.0\" encoding=\"utf-8\"?><Error><Code>{code}</Code>\
+         <Message>{message}</Message></Error>"
+        ))
+}
+
+async fn container_exists(server: &MockServer) {
+    Mock::given(method("PUT"))
+        .and(path(CONTAINER_PATH))
+        .and(query_param("restype", "container"))
+        .respond_with(service_error(409, "ContainerAlreadyExists", "exists"))
+        .mount(server)
+        .await;
+}
+
+async fn blob_puts(server: &MockServer) -> Vec<Request> {
+    server
+        .received_requests()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.method.as_str() == "PUT" && r.url.query().is_none())
+        .collect()
+}
+
+fn header_of<'a>(request: &'a Request, name: &str) -> Option<&'a str> {
+    request.headers.get(name).map(|v| v.to_str().unwrap())
+}
+
+/// `cat_<7 letters or digits>.jpg`
+fn is_renamed(name: &str, stem: &str, extension: &str) -> bool {
+    name.strip_prefix(stem)
+        .and_then(|rest| rest.strip_prefix('_'))
+        .and_then(|rest| rest.strip_suffix(extension))
+        .is_some_and(|random| {
+            random.len() == 7 && random.chars().all(|c| c.is_ascii_alphanumeric())
+        })
+}
+
+#[tokio::test]
+async fn first_save_creates_the_container_once_then_puts_create_only() {
+    let server = MockServer::start().await;
+    Mock::given(method("PUT"))
+        .and(path(CONTAINER_PATH))
+        .and(query_param("restype", "container"))
+        .respond_with(ResponseTemplate::new(201))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("PUT"))
+        .respond_with(ResponseTemplate::new(201))
+        .mount(&server)
+        .await;
+    let storage = storage(&server);
+
+    assert_eq!(
+        storage.save("notes/a.txt", "hello").await.unwrap(),
+        "notes/a.txt"
+    );
+    assert_eq!(
+        storage.save(r"\b.png", vec![1u8, 2, 3]).await.unwrap(),
+        "b.png"
+    );
+
+    let puts = blob_puts(&server).await;
+    assert_eq!(puts.len(), 2);
+    assert_eq!(puts[0].url.path(), "/devstoreaccount1/images/notes/a.txt");
+    assert_eq!(header_of(&puts[0], "if-none-match"), Some("*"));
+    assert_eq!(header_of(&puts[0], "x-ms-blob-type"), Some("BlockBlob"));
+    assert_eq!(header_of(&puts[0], "content-type"), Some("text/plain"));
+    assert_eq!(puts[0].body, b"hello");
+    assert_eq!(puts[1].url.path(), "/devstoreaccount1/images/b.png");
+    assert_eq!(header_of(&puts[1], "content-type"), Some("image/png"));
+    assert_eq!(puts[1].body, [1, 2, 3]);
+}
+
+async fn save_after_exists_answer(answer: ResponseTemplate) {
+    let server = MockServer::start().await;
+    container_exists(&server).await;
+    Mock::given(method("PUT"))
+        .and(path("/devstoreaccount1/images/cat.jpg"))
+        .respond_with(answer)
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("PUT"))
+        .respond_with(ResponseTemplate::new(201))
+        .mount(&server)
+        .await;
+
+    let stored = storage(&server).save("cat.jpg", "meow").await.unwrap();
+
+    assert!(is_renamed(&stored, "cat", ".jpg"), "{stored}");
+    let puts = blob_puts(&server).await;
+    assert_eq!(puts.len(), 2);
+    assert_eq!(
+        puts[1].url.path(),
+        format!("/devstoreaccount1/images/{stored}")
+    );
+    for put in &puts {
+        assert_eq!(header_of(put, "if-none-match"), Some("*"));
+        assert_eq!(header_of(put, "content-type"), Some("image/jpeg"));
+        assert_eq!(put.body, b"meow");
+    }
+}
+
+#[tokio::test]
+async fn conflict_409_blob_already_exists_saves_under_another_name() {
+    save_after_exists_answer(service_error(
+        409,
+        "BlobAlreadyExists",
+        "The specified blob already exists.",
+    ))
+    .await;
+}
+
+#[tokio::test]
+async fn precondition_412_on_create_only_saves_under_another_name() {
+    save_after_exists_answer(service_error(
+        412,
+        "ConditionNotMet",
+        "The condition specified using HTTP conditional header(s) is not met.",
+    ))
+    .await;
+}
+
+#[tokio::test]
+async fn a_file_is_sent_again_under_the_new_name() {
+    let server = MockServer::start().await;
+    container_exists(&server).await;
+    Mock::given(method("PUT"))
+        .and(path("/devstoreaccount1/images/up/report.pdf"))
+        .respond_with(service_error(409, "BlobAlreadyExists", "exists"))
+        .mount(&server)
+        .await;
+    Mock::given(method("PUT"))
+        .respond_with(ResponseTemplate::new(201))
+        .mount(&server)
+        .await;
+    let dir = std::env::temp_dir().join(format!("storage-facade-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("report.pdf");
+    let content: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+    std::fs::write(&file, &content).unwrap();
+
+    let stored = storage(&server)
+        .save("up/report.pdf", Content::file(&file))
+        .await
+        .unwrap();
+
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert!(is_renamed(&stored, "up/report", ".pdf"), "{stored}");
+    let puts = blob_puts(&server).await;
+    assert_eq!(puts.len(), 2);
+    for put in &puts {
+        assert_eq!(put.body, content);
+        assert_eq!(header_of(put, "content-type"), Some("application/pdf"));
+    }
+}
+
+#[tokio::test]
+async fn a_one_shot_stream_cannot_be_renamed() {
+    let server = MockServer::start().await;
+    container_exists(&server).await;
+    Mock::given(method("PUT"))
+        .respond_with(service_error(409, "BlobAlreadyExists", "exists"))
+        .mount(&server)
+        .await;
+    let stream = futures_util::stream::iter([Ok::<_, std::io::Error>(bytes::Bytes::from("abc"))]);
+
+    let error = storage(&server)
+        .save("s.bin", Content::stream(3, stream))
+        .await
+        .unwrap_err();
+
+    assert_eq!(error.kind(), ErrorKind::AlreadyExists);
+    assert_eq!(
+        error.to_string(),
+        "cannot save `s.bin` in container `images`: a blob of that name exists, and the content \
+         was a stream that cannot be sent again under another name: save from a file or bytes, \
+         or turn overwriting on"
+    );
+}
+
+#[tokio::test]
+async fn gives_up_after_eight_taken_names() {
+    let server = MockServer::start().await;
+    container_exists(&server).await;
+    Mock::given(method("PUT"))
+        .respond_with(service_error(409, "BlobAlreadyExists", "exists"))
+        .expect(8)
+        .mount(&server)
+        .await;
+
+    let error = storage(&server).save("cat.jpg", "x").await.unwrap_err();
+
+    assert_eq!(error.kind(), ErrorKind::AlreadyExists);
+    assert_eq!(
+        error.to_string(),
+        "cannot save `cat.jpg` in container `images`: the name and 7 alternatives are all taken: \
+         choose another name"
+    );
+}
+
+#[tokio::test]
+async fn overwrite_sends_no_condition_and_keeps_the_name() {
+    let server = MockServer::start().await;
+    container_exists(&server).await;
+    Mock::given(method("PUT"))
+        .respond_with(ResponseTemplate::new(201))
+        .mount(&server)
+        .await;
+    let storage = Storage::new(
+        config(&server)
+            .with_overwrite(true)
+            .with_cache_control("max-age=3600")
+            .with_metadata("origin", "upload")
+            .unwrap()
+            .with_metadata("owner", "alice")
+            .unwrap(),
+    )
+    .unwrap();
+
+    let stored = storage
+        .save_with(
+            "cat.jpg",
+            "x",
+            SaveOptions::new()
+                .content_type("image/webp")
+                .metadata("Owner", "bob"),
+        )
+        .await
+        .unwrap();
+
+    assert_eq!(stored, "cat.jpg");
+    let puts = blob_puts(&server).await;
+    assert_eq!(header_of(&puts[0], "if-none-match"), None);
+    assert_eq!(header_of(&puts[0], "content-type"), Some("image/webp"));
+    assert_eq!(
+        header_of(&puts[0], "x-ms-blob-cache-control"),
+        Some("max-age=3600")
+    );
+    assert_eq!(header_of(&puts[0], "x-ms-meta-origin"), Some("upload"));
+    assert_eq!(header_of(&puts[0], "x-ms-meta-owner"), Some("bob"));
+}
+
+#[tokio::test]
+async fn a_location_prefix_is_applied_on_the_wire_and_not_returned() {
+    let server = MockServer::start().await;
+    container_exists(&server).await;
+    Mock::given(method("PUT"))
+        .respond_with(ResponseTemplate::new(201))
+        .mount(&server)
+        .await;
+    let storage = Storage::new(config(&server).with_location("media/").unwrap()).unwrap();
+
+    assert_eq!(
+        storage.save("./a/../cat.jpg", "x").await.unwrap(),
+        "cat.jpg"
+    );
+    assert_eq!(storage.blob_name("cat.jpg").unwrap(), "media/cat.jpg");
+    assert_eq!(
+        blob_puts(&server).await[0].url.path(),
+        "/devstoreaccount1/images/media/cat.jpg"
+    );
+}
+
+#[tokio::test]
+async fn refused_names_send_nothing() {
+    let server = MockServer::start().await;
+    let storage = Storage::new(config(&server).with_location("media").unwrap()).unwrap();
+
+    let error = storage.save("../etc/passwd", "x").await.unwrap_err();
+
+    assert_eq!(error.kind(), ErrorKind::InvalidName);
+    assert_eq!(
+        error.to_string(),
+        "blob name `../etc/passwd` climbs out of the location prefix `media` with `..`: remove \
+         the `..` segments"
+    );
+    assert!(server.received_requests().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn permission_mismatch_names_the_data_role() {
+    let server = MockServer::start().await;
+    container_exists(&server).await;
+    Mock::given(method("PUT"))
+        .respond_with(service_error(
+            403,
+            "AuthorizationPermissionMismatch",
+            "This request is not authorized to perform this operation using this permission.",
+        ))
+        .mount(&server)
+        .await;
+
+    let error = storage(&server).save("cat.jpg", "x").await.unwrap_err();
+
+    assert_eq!(error.kind(), ErrorKind::PermissionMissing);
+    let message = error.to_string();
+    assert!(
+        message.starts_with("cannot save `cat.jpg` in container `images`: "),
+        "{message}"
+    );
+    assert!(
+        message.contains("Storage Blob Data Contributor"),
+        "{message}"
+    );
+    assert!(
+        message.contains("AuthorizationPermissionMismatch"),
+        "{message}"
+    );
+}
+
+#[tokio::test]
+async fn no_permission_to_create_the_container_still_uploads() {
+    let server = MockServer::start().await;
+    Mock::given(method("PUT"))
+        .and(query_param("restype", "container"))
+        .respond_with(service_error(403, "AuthorizationPermissionMismatch", "no"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("PUT"))
+        .respond_with(ResponseTemplate::new(201))
+        .mount(&server)
+        .await;
+    let storage = storage(&server);
+
+    assert_eq!(storage.save("a.txt", "1").await.unwrap(), "a.txt");
+    assert_eq!(storage.save("b.txt", "2").await.unwrap(), "b.txt");
+    assert_eq!(blob_puts(&server).await.len(), 2);
+}
+
+#[tokio::test]
+async fn delete_of_a_missing_blob_succeeds() {
+    let server = MockServer::start().await;
+    Mock::given(method("DELETE"))
+        .and(path("/devstoreaccount1/images/gone.txt"))
+        .respond_with(service_error(
+            404,
+            "BlobNotFound",
+            "The specified blob does not exist.",
+        ))
+        .expect(1)
+        .mount(&server)
+        .await;
+
+    storage(&server).delete("gone.txt").await.unwrap();
+}
+
+#[tokio::test]
+async fn missing_blobs_do_not_exist_and_cannot_be_read() {
+    let server = MockServer::start().await;
+    Mock::given(method("HEAD"))
+        .respond_with(ResponseTemplate::new(404).insert_header("x-ms-error-code", "BlobNotFound"))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/devstoreaccount1/images/gone.txt"))
+        .respond_with(service_error(
+            404,
+            "BlobNotFound",
+            "The specified blob does not exist.",
+        ))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/devstoreaccount1/images/nocontainer.txt"))
+        .respond_with(service_error(
+            404,
+            "ContainerNotFound",
+            "The specified container does not exist.",
+        ))
+        .mount(&server)
+        .await;
+    let storage = storage(&server);
+
+    assert!(!storage.exists("gone.txt").await.unwrap());
+    let error = storage.read("gone.txt").await.unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::NotFound);
+    assert_eq!(
+        error.to_string(),
+        "cannot read `gone.txt` in container `images`: no such blob"
+    );
+    let error = storage.read("nocontainer.txt").await.unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "cannot read `nocontainer.txt` in container `images`: the container does not exist (the \
+         first save creates it, or create it in the portal)"
+    );
+}
+
+#[tokio::test]
+async fn properties_size_and_read() {
+    let server = MockServer::start().await;
+    let headers = |template: ResponseTemplate| {
+        template
+            .insert_header("content-type", "image/jpeg")
+            .insert_header("last-modified", "Wed, 01 Jul 2026 10:00:00 GMT")
+            .insert_header("etag", "\"0x8DCAFE\"")
+            .insert_header("content-md5", "AAECAwQFBgcICQoLDA0ODw==")
+            .insert_header("cache-control", "max-age=60")
+            .insert_header("x-ms-meta-owner", "alice")
+            .insert_header("x-ms-blob-type", "BlockBlob")
+    };
+    Mock::given(method("HEAD"))
+        .and(path("/devstoreaccount1/images/cat.jpg"))
+        .respond_with(headers(ResponseTemplate::new(200)).insert_header("content-length", "1234"))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/devstoreaccount1/images/small.txt"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .insert_header("content-type", "text/plain")
+                .set_body_bytes(b"hello world".to_vec()),
+        )
+        .mount(&server)
+        .await;
+    let storage = storage(&server);
+
+    let properties = storage.properties("cat.jpg").await.unwrap();
+    assert_eq!(properties.content_type.as_deref(), Some("image/jpeg"));
+    assert_eq!(properties.content_length, 1234);
+    assert_eq!(
+        properties.last_modified,
+        Some(UNIX_EPOCH + Duration::from_secs(1_782_900_000))
+    );
+    assert_eq!(properties.etag.as_deref(), Some("\"0x8DCAFE\""));
+    assert_eq!(
+        properties.content_md5,
+        Some([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15])
+    );
+    assert_eq!(
+        properties.metadata.get("owner").map(String::as_str),
+        Some("alice")
+    );
+    assert_eq!(storage.size("cat.jpg").await.unwrap(), 1234);
+    assert!(storage.exists("cat.jpg").await.unwrap());
+
+    assert_eq!(
+        &storage.read("small.txt").await.unwrap()[..],
+        b"hello world"
+    );
+    let reader = storage.open("small.txt").await.unwrap();
+    assert_eq!(
+        reader.properties().content_type.as_deref(),
+        Some("text/plain")
+    );
+    assert_eq!(reader.properties().content_length, 11);
+}
+
+// ---- managed identity through a local IMDS ----
+
+fn token_body(token: &str) -> serde_json::Value {
+    let expires_on = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 3600;
+    serde_json::json!({
+        "access_token": token,
+        "expires_on": expires_on.to_string(),
+        "expires_in": "3600",
+        "resource": "https://storage.azure.com",
+        "token_type": "Bearer",
+    })
+}
+
+#[tokio::test]
+async fn managed_identity_tokens_and_a_new_token_after_401() {
+    let imds = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/metadata/identity/oauth2/token"))
+        .and(query_param("resource", "https://storage.azure.com"))
+        .and(header("metadata", "true"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(token_body("first-token")))
+        .up_to_n_times(1)
+        .expect(1)
+        .mount(&imds)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/metadata/identity/oauth2/token"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(token_body("second-token")))
+        .expect(1)
+        .mount(&imds)
+        .await;
+    let blobs = MockServer::start().await;
+    Mock::given(method("HEAD"))
+        .and(header("authorization", "Bearer first-token"))
+        .respond_with(
+            ResponseTemplate::new(401)
+                .insert_header("x-ms-error-code", "InvalidAuthenticationInfo"),
+        )
+        .mount(&blobs)
+        .await;
+    Mock::given(method("HEAD"))
+        .and(header("authorization", "Bearer second-token"))
+        .respond_with(ResponseTemplate::new(200).insert_header("content-length", "5"))
+        .mount(&blobs)
+        .await;
+    let identity = imds_token::ManagedIdentity::builder()
+        .environment(imds_token::Environment::empty())
+        .imds_endpoint(imds.uri())
+        .build()
+        .unwrap();
+    let config = StorageConfig::with_endpoint(
+        &format!("{}/devstoreaccount1", blobs.uri()),
+        Auth::managed_identity_with(identity),
+    )
+    .unwrap()
+    .with_container("images")
+    .unwrap();
+    let storage = Storage::new(config).unwrap();
+
+    assert_eq!(storage.size("cat.jpg").await.unwrap(), 5);
+    assert_eq!(
+        storage.identity_source().map(|s| s.kind()),
+        Some(imds_token::SourceKind::Imds)
+    );
+}
+
+#[tokio::test]
+async fn no_managed_identity_says_what_to_configure_instead() {
+    // A port with nothing listening: connections are refused at once.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let identity = imds_token::ManagedIdentity::builder()
+        .environment(imds_token::Environment::empty())
+        .imds_endpoint(format!("http://127.0.0.1:{port}"))
+        .max_retries(0)
+        .build()
+        .unwrap();
+    let blobs = MockServer::start().await;
+    let config = StorageConfig::with_endpoint(
+        &format!("{}/devstoreaccount1", blobs.uri()),
+        Auth::managed_identity_with(identity),
+    )
+    .unwrap()
+    .with_container("images")
+    .unwrap();
+
+    let error = Storage::new(config)
+        .unwrap()
+        .exists("cat.jpg")
+        .await
+        .unwrap_err();
+
+    assert_eq!(error.kind(), ErrorKind::NoIdentity);
+    let message = error.to_string();
+    assert!(
+        message.starts_with(
+            "cannot read the properties of `cat.jpg` in container `images`: no token from the \
+             managed identity: "
+        ),
+        "{message}"
+    );
+    assert!(
+        message.ends_with(
+            ". Run where a managed identity is assigned (an Azure VM, App Service, AKS with \
+             workload identity), or configure a key instead: AZURE_STORAGE_KEY, \
+             AZURE_STORAGE_SAS_TOKEN or AZURE_STORAGE_CONNECTION_STRING"
+        ),
+        "{message}"
+    );
+    assert!(blobs.received_requests().await.unwrap().is_empty());
+}
