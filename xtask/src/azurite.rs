@@ -294,6 +294,25 @@ pub(crate) fn start(flavours: &[Flavour], ports: Ports) -> Result<RunningAzurite
     Ok(running)
 }
 
+/// Stops the Azurite processes this process started and has not detached, and forgets them in
+/// the state file. For the Ctrl-C handler, which cannot rely on guards being dropped.
+pub(crate) fn stop_started_here() {
+    let stopped = process::stop_all_spawned();
+    if stopped.is_empty() {
+        return;
+    }
+    let state_file = Paths::new().state_file();
+    let forget = State::load(&state_file).and_then(|mut state| {
+        for pid in stopped {
+            state.remove(pid);
+        }
+        state.save(&state_file)
+    });
+    if let Err(e) = forget {
+        eprintln!("warning: {e}");
+    }
+}
+
 /// Stops every Azurite process this checkout recorded, and forgets them.
 pub(crate) fn stop() -> Result<(), Error> {
     let paths = Paths::new();

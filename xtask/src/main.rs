@@ -76,7 +76,7 @@ fn main() -> ExitCode {
     // Processes started in their own group do not see the terminal's Ctrl-C: stop them here.
     let handler = ctrlc::set_handler(|| {
         eprintln!("\nInterrupted: stopping what this command started.");
-        process::stop_all_spawned();
+        azurite::stop_started_here();
         std::process::exit(130);
     });
     if let Err(e) = handler {

@@ -51,14 +51,19 @@ pub(crate) fn release(pid: u32) {
     spawned().retain(|child| child.id() != pid);
 }
 
-/// Stops every group this process started and did not release. For the Ctrl-C handler.
-pub(crate) fn stop_all_spawned() {
+/// Stops every group this process started and did not release, and returns the ids of those
+/// that are gone. For the Ctrl-C handler.
+pub(crate) fn stop_all_spawned() -> Vec<u32> {
     let pids: Vec<u32> = spawned().iter().map(Child::id).collect();
-    for pid in pids {
-        if let Err(e) = stop_group(pid) {
-            eprintln!("warning: {e}");
-        }
-    }
+    pids.into_iter()
+        .filter(|&pid| match stop_group(pid) {
+            Ok(()) => true,
+            Err(e) => {
+                eprintln!("warning: {e}");
+                false
+            }
+        })
+        .collect()
 }
 
 /// Live (non-zombie) processes of the group `pgid`. Linux only: this reads `/proc`.
