@@ -15,7 +15,9 @@ use crate::models::{
     BlobProperties, GetBlobOptions, GetBlobResponse, PutBlobOptions, PutBlobResponse, PutCondition,
     MAX_RANGE_MD5_LEN,
 };
-use crate::names::{check_blob_name, check_container_name, check_metadata};
+use crate::names::{
+    check_blob_name, check_container_name, check_metadata, check_signed_header_text,
+};
 use crate::pipeline::Request;
 use crate::properties::{blob_properties, content_range, md5, put_blob_response};
 
@@ -72,6 +74,8 @@ impl BlobClient {
             headers.insert(CONTENT_TYPE, self.value(OPERATION, "content type", value)?);
         }
         if let Some(value) = &options.cache_control {
+            check_signed_header_text("the cache control value", value)
+                .map_err(|e| e.with_context(self.context(OPERATION)))?;
             let value = self.value(OPERATION, "cache control", value)?;
             headers.insert("x-ms-blob-cache-control", value);
         }

@@ -132,7 +132,18 @@ fn printable_prefix(text: &str, max: usize) -> String {
 /// The category for a status and service code. `create_only` tells whether the request was
 /// a create-only write (`If-None-Match: *`), whose refusal means "already exists" whether it
 /// comes as 412 or as 409 `BlobAlreadyExists`.
-pub(crate) fn classify(status: StatusCode, code: Option<&str>, create_only: bool) -> ErrorKind {
+///
+/// NOTE (2026-12): Azurite 3.35.0 answers a wrong SharedKey signature with 403
+/// `AuthorizationFailure` and the message "Server failed to authenticate the request", where
+/// the service says `AuthenticationFailed`; the service uses `AuthorizationFailure` for
+/// authenticated requests that are not allowed (network rules, SAS permissions). The message
+/// tells the two apart.
+pub(crate) fn classify(
+    status: StatusCode,
+    code: Option<&str>,
+    message: Option<&str>,
+    create_only: bool,
+) -> ErrorKind {
     match status.as_u16() {
         404 => ErrorKind::NotFound,
         409 if matches!(code, Some("BlobAlreadyExists" | "ContainerAlreadyExists")) => {
@@ -143,6 +154,11 @@ pub(crate) fn classify(status: StatusCode, code: Option<&str>, create_only: bool
         401 => ErrorKind::AuthenticationFailed,
         403 => match code {
             None | Some("AuthenticationFailed" | "InvalidAuthenticationInfo") => {
+                ErrorKind::AuthenticationFailed
+            }
+            Some("AuthorizationFailure")
+                if message.is_some_and(|m| m.contains("failed to authenticate")) =>
+            {
                 ErrorKind::AuthenticationFailed
             }
             Some(_) => ErrorKind::PermissionMissing,
@@ -220,7 +236,12 @@ pub(crate) async fn from_response(
     let body = read_capped(response).await;
     let parsed = parse_error_body(&body);
     let code = header_code.or(parsed.code).map(|c| scrubber.scrub(c));
-    let kind = classify(status, code.as_deref(), create_only);
+    let kind = classify(
+        status,
+        code.as_deref(),
+        parsed.message.as_deref(),
+        create_only,
+    );
     Error::service(ServiceError {
         status,
         code,
@@ -294,7 +315,7 @@ mod tests {
     fn classification() {
         use ErrorKind as K;
         let c = |s: u16, code: Option<&str>, create_only| {
-            classify(StatusCode::from_u16(s).unwrap(), code, create_only)
+            classify(StatusCode::from_u16(s).unwrap(), code, None, create_only)
         };
         assert_eq!(c(404, Some("BlobNotFound"), false), K::NotFound);
         assert_eq!(c(409, Some("BlobAlreadyExists"), true), K::AlreadyExists);
@@ -317,6 +338,17 @@ mod tests {
             c(403, Some("AuthorizationPermissionMismatch"), false),
             K::PermissionMissing
         );
+        assert_eq!(
+            c(403, Some("AuthorizationFailure"), false),
+            K::PermissionMissing
+        );
+        let azurite_bad_signature = classify(
+            StatusCode::FORBIDDEN,
+            Some("AuthorizationFailure"),
+            Some("Server failed to authenticate the request. Make sure the value of the ..."),
+            false,
+        );
+        assert_eq!(azurite_bad_signature, K::AuthenticationFailed);
         assert_eq!(c(429, None, false), K::Throttled);
         assert_eq!(c(503, Some("ServerBusy"), false), K::ServerBusy);
         assert_eq!(c(400, Some("Md5Mismatch"), false), K::Integrity);

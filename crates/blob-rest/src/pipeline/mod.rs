@@ -2,8 +2,8 @@
 //!
 //! Each operation gets one `x-ms-client-request-id` and one tracing span (method, operation,
 //! container, blob, attempt). Every attempt is authorized afresh (new `x-ms-date`, a token
-//! asked from the provider). A bearer request answered with 401 makes the provider drop its
-//! token and is tried once more. Retries follow [`RetryPolicy`](crate::RetryPolicy); a body
+//! asked from the provider). A bearer request refused as unauthenticated (401, or 403
+//! `AuthenticationFailed`) makes the provider drop its token and is tried once more. Retries follow [`RetryPolicy`](crate::RetryPolicy); a body
 //! stream that has started to be sent is not replayed, and the error says so.
 
 mod authorize;
@@ -18,7 +18,7 @@ use url::Url;
 use crate::auth::Credential;
 use crate::body::Body;
 use crate::endpoint::Endpoint;
-use crate::error::{chain, from_response, Error, Scrubber};
+use crate::error::{chain, from_response, Error, ErrorKind, Scrubber};
 use crate::names::check_account_name;
 use crate::options::ClientOptions;
 
@@ -180,21 +180,21 @@ impl Pipeline {
             let (error, retryable, requested_wait) = match failure {
                 Failure::Fatal(error) => return Err(error),
                 Failure::Transport(error) => (error, true, None),
-                Failure::Status {
-                    status: StatusCode::UNAUTHORIZED,
-                    error,
-                    ..
-                } if !token_renewed => {
-                    if let Credential::Bearer(provider) = &self.credential {
-                        token_renewed = true;
-                        provider.invalidate();
-                        if replayable {
-                            tracing::info!(attempt, "401: dropped the token, trying once more");
-                            continue;
-                        }
+                // 401, or 403 AuthenticationFailed (which Azurite 3.35.0 sends for an
+                // expired token): the token may be stale, so get a new one, once.
+                Failure::Status { error, .. }
+                    if error.kind() == ErrorKind::AuthenticationFailed && !token_renewed =>
+                {
+                    let Credential::Bearer(provider) = &self.credential else {
+                        return Err(error);
+                    };
+                    token_renewed = true;
+                    provider.invalidate();
+                    if !replayable {
                         return Err(error.with_note(NOT_REPLAYABLE));
                     }
-                    (error, false, None)
+                    tracing::info!(attempt, "token refused: dropped it, trying once more");
+                    continue;
                 }
                 Failure::Status {
                     status,
@@ -272,10 +272,13 @@ impl Pipeline {
                     chain(&e)
                 );
                 tracing::debug!(attempt, error = %message, "no response");
-                return Err(Failure::Transport(Error::transport(
-                    message,
-                    Some(Box::new(e)),
-                )));
+                let permanent = is_permanent(&e);
+                let error = Error::transport(message, Some(Box::new(e)));
+                return Err(if permanent {
+                    Failure::Fatal(error.with_note(PERMANENT))
+                } else {
+                    Failure::Transport(error)
+                });
             }
             Ok(Ok(response)) => response,
         };
@@ -302,6 +305,33 @@ impl Pipeline {
         })
     }
 }
+
+/// Whether a failure to send cannot be cured by sending again: a TLS handshake that was
+/// refused (an untrusted or unsuitable certificate) or an upload stream that broke its
+/// declared length. Both surface as `io::ErrorKind::InvalidData` in the error chain.
+fn is_permanent(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut next = Some(error);
+    while let Some(current) = next {
+        if let Some(io) = current.downcast_ref::<std::io::Error>() {
+            if io.kind() == std::io::ErrorKind::InvalidData {
+                return true;
+            }
+            // An I/O error's `source()` skips the error it wraps, so look into it directly.
+            if let Some(inner) = io.get_ref() {
+                next = Some(inner);
+                continue;
+            }
+        }
+        next = current.source();
+    }
+    false
+}
+
+/// Note added to failures that are not retried because retrying cannot help.
+const PERMANENT: &str = "not retried: this failure repeats on every attempt; if the server's \
+                         certificate is not trusted, add it (or its CA) with \
+                         ClientOptions::add_root_certificates_pem, and note that the server's \
+                         own certificate must not be a CA certificate";
 
 /// Note added when a failed request could have been retried but for its body.
 const NOT_REPLAYABLE: &str = "not retried: the request body is a stream that was already \
