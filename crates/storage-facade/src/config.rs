@@ -247,7 +247,7 @@ pub struct StorageConfig {
 impl StorageConfig {
     /// An account in the public cloud (`https://<account>.blob.core.windows.net`).
     pub fn new(account: &str, auth: Auth) -> Result<Self> {
-        let account = validate::account_name("account name", account)?;
+        let account = validate::account_name("account", account)?;
         let endpoint = EndpointSource::Account {
             scheme: "https",
             suffix: DEFAULT_ENDPOINT_SUFFIX.to_owned(),
@@ -336,7 +336,7 @@ impl StorageConfig {
 
     /// Sets the container the storage works in (checked against Azure's naming rules).
     pub fn with_container(mut self, container: &str) -> Result<Self> {
-        self.container = Some(validate::container_name("container name", container)?);
+        self.container = Some(validate::container_name("container", container)?);
         Ok(self)
     }
 
@@ -444,8 +444,13 @@ impl StorageConfig {
         }
     }
 
+    #[cfg(test)]
     pub(crate) fn defaults(&self) -> &SaveDefaults {
         &self.defaults
+    }
+
+    pub(crate) fn into_defaults(self) -> SaveDefaults {
+        self.defaults
     }
 }
 

@@ -100,12 +100,12 @@ impl Error {
     /// failure with the identity error somewhere in its chain; that case gets the identity's
     /// kind and a hint about what to configure instead.
     pub(crate) fn from_blob(action: &str, error: blob_rest::Error) -> Self {
+        use blob_rest::ErrorKind as Blob;
         if let Some(identity) = find_in_chain::<imds_token::Error>(&error) {
             let (kind, hint) = identity_hint(identity.kind());
             let message = format!("{action}: no token from the managed identity: {identity}{hint}");
             return Self::new(kind, message).with_source(error);
         }
-        use blob_rest::ErrorKind as Blob;
         let kind = match error.kind() {
             Blob::NotFound => ErrorKind::NotFound,
             Blob::AlreadyExists => ErrorKind::AlreadyExists,

@@ -111,7 +111,8 @@ mod tests {
         let fits = format!("{}/cat.jpg", "d".repeat(1010));
         let name = alternative_name(&fits, 0, 1024, &mut rng).unwrap();
         assert_eq!(name.chars().count(), 1024);
-        assert!(name.ends_with(".jpg") && name.contains("/c_"), "{name}");
+        assert!(name.contains("/c_"), "{name}");
+        assert_eq!(&name[name.len() - 4..], ".jpg");
         let deep = format!("{}/cat.jpg", "d".repeat(1011));
         assert_eq!(alternative_name(&deep, 0, 1024, &mut rng), None);
     }

@@ -119,11 +119,12 @@ impl Storage {
                 account,
                 location: config.location().to_owned(),
                 overwrite: config.overwrite(),
-                defaults: config.defaults().clone(),
                 choice: config.auth_choice(),
                 identity,
                 container_checked: tokio::sync::OnceCell::new(),
                 rng: Mutex::new(fastrand::Rng::new()),
+                // Last: it consumes the config.
+                defaults: config.into_defaults(),
             }),
         })
     }
@@ -223,7 +224,7 @@ impl Storage {
             .get(GetBlobOptions::new())
             .instrument(span)
             .await
-            .map_err(|e| self.not_found_or(&action, e))?;
+            .map_err(|e| Self::not_found_or(&action, e))?;
         Ok(BlobReader {
             properties: Properties::from(response.properties),
             stream: response.body,
@@ -281,7 +282,7 @@ impl Storage {
             .instrument(span)
             .await
             .map(Properties::from)
-            .map_err(|e| self.not_found_or(&action, e))
+            .map_err(|e| Self::not_found_or(&action, e))
     }
 
     /// The full blob name a name is stored under (location prefix included), after the
@@ -442,7 +443,7 @@ impl Storage {
     }
 
     /// A not-found error that says whether the blob or the whole container is missing.
-    fn not_found_or(&self, action: &str, error: blob_rest::Error) -> Error {
+    fn not_found_or(action: &str, error: blob_rest::Error) -> Error {
         if error.code() == Some("ContainerNotFound") {
             let message = format!(
                 "{action}: the container does not exist (the first save creates it, or create \

@@ -547,7 +547,7 @@ async fn managed_identity_tokens_and_a_new_token_after_401() {
 
     assert_eq!(storage.size("cat.jpg").await.unwrap(), 5);
     assert_eq!(
-        storage.identity_source().map(|s| s.kind()),
+        storage.identity_source().map(imds_token::SourceChoice::kind),
         Some(imds_token::SourceKind::Imds)
     );
 }

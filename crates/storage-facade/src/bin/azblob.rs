@@ -1,1 +1,417 @@
-fn main() {}
+//! `azblob`: put, get, rm and stat blobs in Azure Blob Storage, configured by the same
+//! environment variables as the Azure CLI (see `docs/configuration.md`), and `azblob auth` to
+//! show which authentication that configuration selects and why.
+//!
+//! Exit codes: 0 success, 1 the service or the network failed, 2 bad usage or configuration
+//! (clap's own usage errors already exit with 2).
+
+use std::error::Error as _;
+use std::io::IsTerminal as _;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use base64::Engine as _;
+use clap::{Parser, Subcommand};
+use futures_util::StreamExt as _;
+use indicatif::{ProgressBar, ProgressStyle};
+use storage_facade::{Content, Error, ErrorKind, SaveOptions, Storage, StorageConfig};
+use tokio::io::AsyncWriteExt as _;
+
+/// Transfers smaller than this finish too fast for a progress bar to help.
+const PROGRESS_THRESHOLD: u64 = 4 * 1024 * 1024;
+
+const ENVIRONMENT_HELP: &str = "\
+Configuration (first match wins):
+  AZURE_STORAGE_CONNECTION_STRING              a connection string (UseDevelopmentStorage=true for Azurite)
+  AZURE_STORAGE_ACCOUNT + AZURE_STORAGE_KEY    shared key
+  AZURE_STORAGE_ACCOUNT + AZURE_STORAGE_SAS_TOKEN  shared access signature
+  AZURE_STORAGE_ACCOUNT alone                  managed identity (AZURE_CLIENT_ID picks a user-assigned one)
+Also: AZURE_STORAGE_BLOB_ENDPOINT (or AZURE_STORAGE_ENDPOINT), SSL_CERT_FILE (extra root
+certificates, PEM), RUST_LOG (log filter, default warn). `azblob auth` shows the choice.
+
+Exit codes: 0 success, 1 service or network error, 2 bad usage or configuration.";
+
+/// Save, fetch, inspect and delete blobs in Azure Blob Storage.
+#[derive(Debug, Parser)]
+#[command(name = "azblob", version, after_help = ENVIRONMENT_HELP)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Upload FILE to CONTAINER/NAME and print the name it was stored under.
+    ///
+    /// An existing blob is never replaced unless --overwrite is given: the file is stored
+    /// under a free name such as NAME_Ab3dE9x.jpg instead, and that name is printed.
+    Put {
+        /// The local file to upload.
+        file: PathBuf,
+        /// Where to store it: CONTAINER/NAME, such as images/2026/cat.jpg.
+        #[arg(value_parser = parse_blob_path)]
+        target: BlobPath,
+        /// Content type to store (default: guessed from NAME's extension).
+        #[arg(long)]
+        content_type: Option<String>,
+        /// Replace an existing blob of that name.
+        #[arg(long)]
+        overwrite: bool,
+    },
+    /// Download CONTAINER/NAME to FILE, or to standard output with `-`.
+    ///
+    /// Without FILE the blob goes to a file named like NAME's last segment in the current
+    /// directory. The file is written under a temporary name and renamed at the end, so a
+    /// failed download leaves no partial file behind.
+    Get {
+        /// The blob: CONTAINER/NAME.
+        #[arg(value_parser = parse_blob_path)]
+        source: BlobPath,
+        /// Where to write it: a file, a directory, or `-` for standard output.
+        file: Option<PathBuf>,
+    },
+    /// Delete CONTAINER/NAME (a blob that does not exist counts as deleted).
+    Rm {
+        /// The blob: CONTAINER/NAME.
+        #[arg(value_parser = parse_blob_path)]
+        target: BlobPath,
+    },
+    /// Print the properties and metadata of CONTAINER/NAME.
+    Stat {
+        /// The blob: CONTAINER/NAME.
+        #[arg(value_parser = parse_blob_path)]
+        target: BlobPath,
+    },
+    /// Print the account, endpoint and authentication the environment selects, and why.
+    #[command(visible_alias = "whoami")]
+    Auth,
+}
+
+/// `CONTAINER/NAME` from the command line.
+#[derive(Debug, Clone)]
+struct BlobPath {
+    container: String,
+    name: String,
+}
+
+fn parse_blob_path(text: &str) -> Result<BlobPath, String> {
+    match text.split_once('/') {
+        Some((container, name)) if !container.is_empty() && !name.is_empty() => Ok(BlobPath {
+            container: container.to_owned(),
+            name: name.to_owned(),
+        }),
+        _ => Err("expected CONTAINER/NAME, such as images/cat.jpg".to_owned()),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("azblob: error: cannot start the async runtime: {error}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(run(cli.command)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => {
+            eprintln!("azblob: error: {}", failure.message);
+            let mut cause = failure.source.as_ref().and_then(|e| e.source());
+            while let Some(error) = cause {
+                // Our messages usually quote their cause already; print only what is new.
+                let text = error.to_string();
+                if !failure.message.contains(&text) {
+                    eprintln!("  caused by: {text}");
+                }
+                cause = error.source();
+            }
+            ExitCode::from(failure.exit_code)
+        }
+    }
+}
+
+/// Logs to stderr, filtered by `RUST_LOG` (default `warn`).
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+/// What went wrong, and which exit code says so.
+struct Failure {
+    message: String,
+    exit_code: u8,
+    source: Option<Error>,
+}
+
+impl From<Error> for Failure {
+    fn from(error: Error) -> Self {
+        let exit_code = match error.kind() {
+            ErrorKind::Config | ErrorKind::InvalidName | ErrorKind::NoIdentity => 2,
+            _ => 1,
+        };
+        Self {
+            message: error.to_string(),
+            exit_code,
+            source: Some(error),
+        }
+    }
+}
+
+impl Failure {
+    fn usage(message: String) -> Self {
+        Self {
+            message,
+            exit_code: 2,
+            source: None,
+        }
+    }
+
+    fn local(message: String) -> Self {
+        Self {
+            message,
+            exit_code: 1,
+            source: None,
+        }
+    }
+}
+
+async fn run(command: Command) -> Result<(), Failure> {
+    match command {
+        Command::Put {
+            file,
+            target,
+            content_type,
+            overwrite,
+        } => put(&file, &target, content_type, overwrite).await,
+        Command::Get { source, file } => get(&source, file.as_deref()).await,
+        Command::Rm { target } => Ok(storage(&target.container, false)?
+            .delete(&target.name)
+            .await?),
+        Command::Stat { target } => stat(&target).await,
+        Command::Auth => auth(),
+    }
+}
+
+fn storage(container: &str, overwrite: bool) -> Result<Storage, Error> {
+    let config = StorageConfig::from_env()?
+        .with_container(container)?
+        .with_overwrite(overwrite);
+    Storage::new(config)
+}
+
+async fn put(
+    file: &Path,
+    target: &BlobPath,
+    content_type: Option<String>,
+    overwrite: bool,
+) -> Result<(), Failure> {
+    let metadata = std::fs::metadata(file)
+        .map_err(|error| Failure::usage(format!("cannot read {}: {error}", file.display())))?;
+    if !metadata.is_file() {
+        return Err(Failure::usage(format!(
+            "{} is not a file: give a file to upload",
+            file.display()
+        )));
+    }
+    let storage = storage(&target.container, overwrite)?;
+    let bar = progress_bar(metadata.len());
+    let mut options = SaveOptions::new();
+    if let Some(content_type) = content_type {
+        options = options.content_type(content_type);
+    }
+    if let Some(bar) = bar.clone() {
+        options = options.progress(move |sent| bar.set_position(sent));
+    }
+    let result = storage
+        .save_with(&target.name, Content::file(file), options)
+        .await;
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    let stored = result?;
+    let asked = storage.blob_name(&target.name)?;
+    if stored != asked {
+        eprintln!("azblob: {asked} exists; stored as {stored} (use --overwrite to replace it)");
+    }
+    println!("{}/{stored}", target.container);
+    Ok(())
+}
+
+async fn get(source: &BlobPath, file: Option<&Path>) -> Result<(), Failure> {
+    let storage = storage(&source.container, false)?;
+    let blob_name = storage.blob_name(&source.name)?;
+    let base_name = blob_name
+        .rsplit('/')
+        .next()
+        .unwrap_or(&blob_name)
+        .to_owned();
+    let destination = match file {
+        Some(path) if path == Path::new("-") => None,
+        Some(path) if path.is_dir() => Some(path.join(&base_name)),
+        Some(path) => Some(path.to_owned()),
+        None => Some(PathBuf::from(&base_name)),
+    };
+    let mut reader = storage.open(&source.name).await?;
+    let bar = progress_bar(reader.properties().content_length);
+
+    let Some(destination) = destination else {
+        let mut stdout = tokio::io::stdout();
+        while let Some(chunk) = reader.next().await {
+            let chunk = chunk?;
+            stdout
+                .write_all(&chunk)
+                .await
+                .map_err(|e| write_failure("standard output", &e))?;
+            if let Some(bar) = &bar {
+                bar.inc(chunk.len() as u64);
+            }
+        }
+        stdout
+            .flush()
+            .await
+            .map_err(|e| write_failure("standard output", &e))?;
+        return Ok(());
+    };
+
+    let partial = partial_path(&destination);
+    let result = async {
+        let mut out = tokio::fs::File::create(&partial)
+            .await
+            .map_err(|e| write_failure(&partial.display().to_string(), &e))?;
+        while let Some(chunk) = reader.next().await {
+            let chunk = chunk?;
+            out.write_all(&chunk)
+                .await
+                .map_err(|e| write_failure(&partial.display().to_string(), &e))?;
+            if let Some(bar) = &bar {
+                bar.inc(chunk.len() as u64);
+            }
+        }
+        out.sync_all()
+            .await
+            .map_err(|e| write_failure(&partial.display().to_string(), &e))?;
+        drop(out);
+        tokio::fs::rename(&partial, &destination)
+            .await
+            .map_err(|e| write_failure(&destination.display().to_string(), &e))
+    }
+    .await;
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    if result.is_err() {
+        // Nothing half-written is left behind; the error below says why.
+        let _ = tokio::fs::remove_file(&partial).await;
+    }
+    result
+}
+
+/// `dir/.name.azblob-partial` beside the destination, so the final rename stays on one disk.
+fn partial_path(destination: &Path) -> PathBuf {
+    let name = destination
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    destination.with_file_name(format!(".{name}.azblob-partial"))
+}
+
+fn write_failure(target: &str, error: &std::io::Error) -> Failure {
+    Failure::local(format!("cannot write {target}: {error}"))
+}
+
+async fn stat(target: &BlobPath) -> Result<(), Failure> {
+    let storage = storage(&target.container, false)?;
+    let properties = storage.properties(&target.name).await?;
+    let or_none = |value: Option<String>| value.unwrap_or_else(|| "(none)".to_owned());
+    println!(
+        "name:           {}/{}",
+        target.container,
+        storage.blob_name(&target.name)?
+    );
+    println!("size:           {} bytes", properties.content_length);
+    println!(
+        "content type:   {}",
+        or_none(properties.content_type.clone())
+    );
+    println!(
+        "last modified:  {}",
+        or_none(properties.last_modified.map(httpdate::fmt_http_date))
+    );
+    println!("etag:           {}", or_none(properties.etag.clone()));
+    println!(
+        "content md5:    {}",
+        or_none(
+            properties
+                .content_md5
+                .map(|md5| base64::engine::general_purpose::STANDARD.encode(md5))
+        )
+    );
+    println!(
+        "cache control:  {}",
+        or_none(properties.cache_control.clone())
+    );
+    if properties.metadata.is_empty() {
+        println!("metadata:       (none)");
+    }
+    for (name, value) in &properties.metadata {
+        println!("metadata:       {name}={value}");
+    }
+    Ok(())
+}
+
+/// Prints the configuration the environment selects; sends no request to storage.
+fn auth() -> Result<(), Failure> {
+    let config = StorageConfig::from_env()?;
+    println!(
+        "account:        {}",
+        config.account().unwrap_or("(from the endpoint)")
+    );
+    println!("blob endpoint:  {}", config.blob_endpoint());
+    println!(
+        "container:      {}",
+        config
+            .container()
+            .unwrap_or("(none; the commands take it from CONTAINER/NAME)")
+    );
+    println!("auth:           {}", config.auth_choice());
+    if let storage_facade::AuthMethod::ManagedIdentity { client_id } = config.auth_choice().method()
+    {
+        let mut builder = imds_token::ManagedIdentity::builder();
+        if let Some(client_id) = client_id {
+            builder = builder.client_id(client_id);
+        }
+        let identity = builder.build().map_err(|error| Failure {
+            message: format!("the managed identity cannot be set up: {error}"),
+            exit_code: 2,
+            source: None,
+        })?;
+        println!("identity:       {}", identity.source());
+    }
+    if let Some(path) = config.root_certificates_file() {
+        println!("extra roots:    {}", path.display());
+    }
+    Ok(())
+}
+
+/// A progress bar on stderr, only for a terminal and a transfer worth watching.
+fn progress_bar(total: u64) -> Option<ProgressBar> {
+    if total < PROGRESS_THRESHOLD || !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let bar = ProgressBar::new(total);
+    let style = ProgressStyle::with_template(
+        "{bar:40} {bytes}/{total_bytes} {binary_bytes_per_sec} eta {eta}",
+    )
+    .unwrap_or_else(|_| ProgressStyle::default_bar());
+    bar.set_style(style);
+    Some(bar)
+}

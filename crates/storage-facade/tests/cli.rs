@@ -1,0 +1,278 @@
+//! The `azblob` binary as a user runs it: exit codes and the exact text of configuration
+//! errors, and a few commands against a wiremock Blob service on 127.0.0.1.
+//! Every run starts from an empty environment, so nothing of the machine's leaks in.
+
+use std::process::{Command, Output};
+
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+const DEV_KEY: &str =
+    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
+
+fn azblob(args: &[&str], env: &[(&str, &str)]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_azblob"))
+        .args(args)
+        .env_clear()
+        .envs(env.iter().copied())
+        .output()
+        .expect("azblob runs")
+}
+
+/// Runs without blocking the test's runtime (the wiremock server lives on it).
+async fn azblob_async(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+    let env: Vec<(String, String)> = env
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    tokio::task::spawn_blocking(move || {
+        Command::new(env!("CARGO_BIN_EXE_azblob"))
+            .args(&args)
+            .env_clear()
+            .envs(env)
+            .output()
+            .expect("azblob runs")
+    })
+    .await
+    .unwrap()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8(output.stderr.clone()).unwrap()
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8(output.stdout.clone()).unwrap()
+}
+
+#[test]
+fn no_configuration_exits_2_saying_what_to_set() {
+    let output = azblob(&["stat", "images/cat.jpg"], &[]);
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(
+        stderr(&output),
+        "azblob: error: no storage account configured: set AZURE_STORAGE_ACCOUNT to the storage \
+         account name (alone it uses the managed identity; add AZURE_STORAGE_KEY or \
+         AZURE_STORAGE_SAS_TOKEN for a key or SAS), or set AZURE_STORAGE_CONNECTION_STRING\n"
+    );
+    assert!(output.stdout.is_empty());
+}
+
+#[test]
+fn a_key_that_is_not_base64_exits_2() {
+    let output = azblob(
+        &["rm", "images/cat.jpg"],
+        &[
+            ("AZURE_STORAGE_ACCOUNT", "photos"),
+            ("AZURE_STORAGE_KEY", "not/a:key"),
+        ],
+    );
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(
+        stderr(&output),
+        "azblob: error: AZURE_STORAGE_KEY is not valid base64: copy key1 or key2 from the \
+         storage account's Access keys page\n"
+    );
+}
+
+#[test]
+fn an_unknown_connection_string_field_exits_2() {
+    let output = azblob(
+        &["get", "images/cat.jpg", "-"],
+        &[(
+            "AZURE_STORAGE_CONNECTION_STRING",
+            "AccountName=photos;AcountKey=abc",
+        )],
+    );
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(
+        stderr(&output),
+        "azblob: error: AZURE_STORAGE_CONNECTION_STRING has an unknown field `AcountKey`: the \
+         fields are AccountName, AccountKey, DefaultEndpointsProtocol, EndpointSuffix, \
+         BlobEndpoint, SharedAccessSignature and UseDevelopmentStorage\n"
+    );
+}
+
+#[test]
+fn a_bad_container_name_exits_2() {
+    let output = azblob(
+        &["stat", "My_Images/cat.jpg"],
+        &[(
+            "AZURE_STORAGE_CONNECTION_STRING",
+            "UseDevelopmentStorage=true",
+        )],
+    );
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(
+        stderr(&output),
+        "azblob: error: container `My_Images` is not a valid container name (it contains \
+         `M`): use 3 to 63 lowercase letters, digits and single hyphens, starting and ending \
+         with a letter or digit\n"
+    );
+}
+
+#[test]
+fn a_missing_file_exits_2() {
+    let output = azblob(
+        &["put", "/nonexistent/cat.jpg", "images/cat.jpg"],
+        &[(
+            "AZURE_STORAGE_CONNECTION_STRING",
+            "UseDevelopmentStorage=true",
+        )],
+    );
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(
+        stderr(&output),
+        "azblob: error: cannot read /nonexistent/cat.jpg: No such file or directory (os error 2)\n"
+    );
+}
+
+#[test]
+fn bad_usage_exits_2() {
+    let output = azblob(&["put", "cat.jpg", "no-slash"], &[]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).starts_with(
+            "error: invalid value 'no-slash' for '<TARGET>': expected CONTAINER/NAME, such as \
+             images/cat.jpg"
+        ),
+        "{}",
+        stderr(&output)
+    );
+    assert_eq!(azblob(&["frobnicate"], &[]).status.code(), Some(2));
+}
+
+#[test]
+fn auth_reports_the_choice_without_the_key() {
+    let output = azblob(
+        &["auth"],
+        &[
+            ("AZURE_STORAGE_ACCOUNT", "photos"),
+            ("AZURE_STORAGE_KEY", DEV_KEY),
+            ("AZURE_STORAGE_SAS_TOKEN", "sv=1&sig=SENTINEL"),
+            ("AZURE_STORAGE_CONTAINER", "images"),
+        ],
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(
+        stdout(&output),
+        "account:        photos\n\
+         blob endpoint:  https://photos.blob.core.windows.net\n\
+         container:      images\n\
+         auth:           shared key (account key), because AZURE_STORAGE_ACCOUNT and \
+         AZURE_STORAGE_KEY are set (not used: AZURE_STORAGE_SAS_TOKEN)\n"
+    );
+    assert!(!stdout(&output).contains("SENTINEL") && !stdout(&output).contains(&DEV_KEY[..20]));
+}
+
+#[test]
+fn whoami_is_auth() {
+    let output = azblob(
+        &["whoami"],
+        &[(
+            "AZURE_STORAGE_CONNECTION_STRING",
+            "UseDevelopmentStorage=true",
+        )],
+    );
+    assert_eq!(output.status.code(), Some(0));
+    assert!(stdout(&output).contains(
+        "auth:           shared key (account key), because AZURE_STORAGE_CONNECTION_STRING says \
+         UseDevelopmentStorage=true (the emulator's well-known account)\n"
+    ));
+}
+
+fn wiremock_env(server: &MockServer) -> Vec<(&'static str, String)> {
+    vec![(
+        "AZURE_STORAGE_CONNECTION_STRING",
+        format!(
+            "AccountName=devstoreaccount1;AccountKey={DEV_KEY};BlobEndpoint={}/devstoreaccount1",
+            server.uri()
+        ),
+    )]
+}
+
+#[tokio::test]
+async fn a_missing_data_role_exits_1_naming_the_role() {
+    let server = MockServer::start().await;
+    Mock::given(method("HEAD"))
+        .respond_with(
+            ResponseTemplate::new(403)
+                .insert_header("x-ms-error-code", "AuthorizationPermissionMismatch"),
+        )
+        .mount(&server)
+        .await;
+    let env = wiremock_env(&server);
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+
+    let output = azblob_async(&["stat", "images/cat.jpg"], &env).await;
+
+    assert_eq!(output.status.code(), Some(1));
+    let text = stderr(&output);
+    assert!(
+        text.contains(
+            "azblob: error: cannot read the properties of `cat.jpg` in container `images`: "
+        ),
+        "{text}"
+    );
+    assert!(text.contains("Storage Blob Data Contributor"), "{text}");
+}
+
+#[tokio::test]
+async fn put_prints_the_stored_name_and_get_writes_the_file() {
+    let server = MockServer::start().await;
+    Mock::given(method("PUT"))
+        .and(path("/devstoreaccount1/images/cat.txt"))
+        .respond_with(
+            ResponseTemplate::new(409).insert_header("x-ms-error-code", "BlobAlreadyExists"),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(method("PUT"))
+        .respond_with(ResponseTemplate::new(201))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/devstoreaccount1/images/cat.txt"))
+        .respond_with(ResponseTemplate::new(200).set_body_bytes(b"meow".to_vec()))
+        .mount(&server)
+        .await;
+    Mock::given(method("DELETE"))
+        .respond_with(ResponseTemplate::new(404).insert_header("x-ms-error-code", "BlobNotFound"))
+        .mount(&server)
+        .await;
+    let env = wiremock_env(&server);
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let dir = std::env::temp_dir().join(format!("azblob-cli-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("cat.txt");
+    std::fs::write(&file, b"meow").unwrap();
+
+    let put = azblob_async(&["put", file.to_str().unwrap(), "images/cat.txt"], &env).await;
+    let got = azblob_async(&["get", "images/cat.txt", dir.to_str().unwrap()], &env).await;
+    let to_stdout = azblob_async(&["get", "images/cat.txt", "-"], &env).await;
+    let rm = azblob_async(&["rm", "images/gone.txt"], &env).await;
+
+    assert_eq!(put.status.code(), Some(0), "{}", stderr(&put));
+    let stored = stdout(&put);
+    let stored = stored
+        .trim_end()
+        .strip_prefix("images/cat_")
+        .expect("renamed");
+    assert_eq!(stored.len(), 7 + ".txt".len(), "{stored}");
+    assert!(
+        stderr(&put).starts_with("azblob: cat.txt exists; stored as cat_"),
+        "{}",
+        stderr(&put)
+    );
+    assert_eq!(got.status.code(), Some(0), "{}", stderr(&got));
+    assert_eq!(std::fs::read(&file).unwrap(), b"meow");
+    assert_eq!(
+        std::fs::read_dir(&dir).unwrap().count(),
+        1,
+        "no partial file is left behind"
+    );
+    assert_eq!(to_stdout.stdout, b"meow");
+    assert_eq!(rm.status.code(), Some(0), "{}", stderr(&rm));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
