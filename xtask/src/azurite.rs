@@ -187,19 +187,19 @@ impl RunningAzurite {
     }
 
     fn stop_owned(&mut self) -> Result<(), Error> {
-        let paths = Paths::new();
-        let mut state = State::load(&paths.state_file())?;
+        // Processes first: a state file that cannot be read must not keep them alive.
+        let mut stopped = Vec::new();
         let mut first_error = None;
         for pid in std::mem::take(&mut self.owned) {
             match process::stop_group(pid) {
-                Ok(()) => state.remove(pid),
+                Ok(()) => stopped.push(pid),
                 Err(e) => {
                     first_error.get_or_insert(e);
                 }
             }
         }
-        state.save(&paths.state_file())?;
-        first_error.map_or(Ok(()), Err)
+        let forgotten = forget(&stopped);
+        first_error.map_or(forgotten, Err)
     }
 }
 
@@ -298,19 +298,22 @@ pub(crate) fn start(flavours: &[Flavour], ports: Ports) -> Result<RunningAzurite
 /// the state file. For the Ctrl-C handler, which cannot rely on guards being dropped.
 pub(crate) fn stop_started_here() {
     let stopped = process::stop_all_spawned();
-    if stopped.is_empty() {
-        return;
-    }
-    let state_file = Paths::new().state_file();
-    let forget = State::load(&state_file).and_then(|mut state| {
-        for pid in stopped {
-            state.remove(pid);
-        }
-        state.save(&state_file)
-    });
-    if let Err(e) = forget {
+    if let Err(e) = forget(&stopped) {
         eprintln!("warning: {e}");
     }
+}
+
+/// Removes the stopped process groups `pids` from the state file.
+fn forget(pids: &[u32]) -> Result<(), Error> {
+    if pids.is_empty() {
+        return Ok(());
+    }
+    let state_file = Paths::new().state_file();
+    let mut state = State::load(&state_file)?;
+    for &pid in pids {
+        state.remove(pid);
+    }
+    state.save(&state_file)
 }
 
 /// Stops every Azurite process this checkout recorded, and forgets them.

@@ -55,3 +55,31 @@ fn write_private(path: &Path, contents: &[u8]) -> Result<(), Error> {
         .and_then(|mut file| file.write_all(contents))
         .map_err(|e| Error::io("write", path, e))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn writes_a_pem_certificate_and_an_owner_only_key() {
+        let dir = std::env::temp_dir().join(format!("xtask-cert-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let first = generate_self_signed(&dir).unwrap();
+        let cert = fs::read_to_string(&first.cert).unwrap();
+        assert!(cert.starts_with("-----BEGIN CERTIFICATE-----"), "{cert}");
+        let key = fs::read_to_string(&first.key).unwrap();
+        assert!(key.starts_with("-----BEGIN PRIVATE KEY-----"));
+        let mode = fs::metadata(&first.key).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+
+        // A second start replaces both with a new pair.
+        let second = generate_self_signed(&dir).unwrap();
+        assert_ne!(fs::read_to_string(&second.cert).unwrap(), cert);
+        assert_eq!(
+            fs::metadata(&second.key).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        fs::remove_dir_all(&dir).unwrap();
+    }
+}

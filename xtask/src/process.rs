@@ -145,7 +145,11 @@ fn forget_reaped(pid: u32) {
 
 /// The state letter and process group of `pid`, from `/proc/<pid>/stat`.
 fn stat(pid: u32) -> Option<(char, u32)> {
-    let text = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    parse_stat(&fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)
+}
+
+/// Parses `pid (comm) state ppid pgrp ...`, see proc_pid_stat(5).
+fn parse_stat(text: &str) -> Option<(char, u32)> {
     // The command name is in parentheses and may itself contain spaces or parentheses.
     let rest = &text[text.rfind(')')? + 1..];
     let mut fields = rest.split_whitespace();
@@ -153,4 +157,45 @@ fn stat(pid: u32) -> Option<(char, u32)> {
     let _parent = fields.next()?;
     let group = fields.next()?.parse().ok()?;
     Some((state, group))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_state_and_group_even_with_parentheses_in_the_name() {
+        let line = "4242 (node (azurite) x) S 1 4240 4240 0 -1 4194560 100 0 0 0";
+        assert_eq!(parse_stat(line), Some(('S', 4240)));
+        assert_eq!(parse_stat("7 (zombie) Z 1 7 7"), Some(('Z', 7)));
+        assert_eq!(parse_stat("7 (cut short) R"), None);
+        assert_eq!(parse_stat("no parentheses"), None);
+    }
+
+    #[test]
+    fn stopping_a_group_ends_the_leader_and_its_children() {
+        // A shell that forks a child: both must go, and neither may linger as a zombie of ours.
+        let pid = spawn_group(Command::new("sh").args(["-c", "sleep 600 & sleep 600; wait"]))
+            .expect("sh starts");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while group_members(pid).len() < 3 && Instant::now() < deadline {
+            thread::sleep(POLL);
+        }
+        assert_eq!(
+            group_members(pid).len(),
+            3,
+            "sh and its two sleeps run in the group"
+        );
+        assert!(group_runs(pid, "sleep 600"));
+        assert!(!group_runs(pid, "azurite"));
+
+        stop_group(pid).expect("the group stops");
+        assert_eq!(group_members(pid), Vec::<u32>::new());
+        assert!(
+            stat(pid).is_none(),
+            "the leader was reaped, not left a zombie"
+        );
+        assert!(!spawned().iter().any(|c| c.id() == pid));
+        stop_group(pid).expect("stopping a stopped group is not an error");
+    }
 }

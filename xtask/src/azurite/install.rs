@@ -83,10 +83,7 @@ fn pinned_version(manifest: &Path) -> Result<String, Error> {
         source,
     })?;
     let version = json["dependencies"]["azurite"].as_str().unwrap_or_default();
-    let exact = !version.is_empty()
-        && version.split('.').count() == 3
-        && version.chars().all(|c| c.is_ascii_digit() || c == '.');
-    if exact {
+    if is_exact_version(version) {
         Ok(version.to_owned())
     } else {
         Err(Error::Azurite(format!(
@@ -95,6 +92,15 @@ fn pinned_version(manifest: &Path) -> Result<String, Error> {
             version
         )))
     }
+}
+
+/// `major.minor.patch` in digits: no range (`^`, `~`, `>=`), tag or URL.
+fn is_exact_version(version: &str) -> bool {
+    let parts: Vec<&str> = version.split('.').collect();
+    parts.len() == 3
+        && parts
+            .iter()
+            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))
 }
 
 fn installed_version(npm_dir: &Path) -> Option<String> {
@@ -130,5 +136,32 @@ fn remove_if_present(path: &Path) -> Result<(), Error> {
     match fs::remove_file(path) {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::io("remove", path, e)),
         _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_exact_versions_count_as_a_pin() {
+        assert!(is_exact_version("3.35.0"));
+        for loose in [
+            "^3.35.0", "~3.35.0", ">=3.35.0", "3.35", "3.35.x", "latest", "", "3..0",
+        ] {
+            assert!(!is_exact_version(loose), "{loose:?} is not a pin");
+        }
+    }
+
+    #[test]
+    fn the_repository_pins_azurite_exactly() {
+        let manifest = cmd::workspace_root().join("tools/azurite/package.json");
+        assert_eq!(pinned_version(&manifest).unwrap(), "3.35.0");
+        let lock = cmd::workspace_root().join("tools/azurite/package-lock.json");
+        let lock: serde_json::Value = serde_json::from_slice(&fs::read(lock).unwrap()).unwrap();
+        assert_eq!(
+            lock["packages"]["node_modules/azurite"]["version"],
+            "3.35.0"
+        );
     }
 }

@@ -46,9 +46,12 @@ impl State {
     /// Reads the state file; a missing file is an empty state.
     pub(super) fn load(path: &Path) -> Result<State, Error> {
         match fs::read(path) {
-            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|source| Error::Json {
-                path: path.to_path_buf(),
-                source,
+            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
+                Error::Azurite(format!(
+                    "{} is not a valid Azurite state file ({e}); stop any Azurite started from \
+                     this checkout by hand (`pgrep -af azurite-blob`), then delete the file",
+                    path.display()
+                ))
             }),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(State::default()),
             Err(e) => Err(Error::io("read", path, e)),
@@ -84,5 +87,58 @@ impl State {
 
     pub(super) fn remove(&mut self, pid: u32) {
         self.instances.retain(|i| i.pid != pid);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn instance(flavour: Flavour, pid: u32, port: u16) -> Instance {
+        Instance {
+            flavour,
+            pid,
+            port,
+            endpoint: format!("http://127.0.0.1:{port}/devstoreaccount1"),
+            log: PathBuf::from(format!("/run/{flavour}.log")),
+            debug_log: PathBuf::from(format!("/run/{flavour}-debug.log")),
+        }
+    }
+
+    #[test]
+    fn saves_loads_and_removes_the_file_when_nothing_runs() {
+        let dir = std::env::temp_dir().join(format!("xtask-state-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("state.json");
+        assert!(
+            State::load(&path).unwrap().instances.is_empty(),
+            "missing file, empty state"
+        );
+
+        let mut state = State {
+            azurite_version: "3.35.0".to_owned(),
+            ca_cert: Some(dir.join("cert.pem")),
+            instances: vec![
+                instance(Flavour::Http, 11, 10000),
+                instance(Flavour::Https, 12, 10001),
+            ],
+        };
+        state.save(&path).unwrap();
+        let loaded = State::load(&path).unwrap();
+        assert_eq!(loaded.azurite_version, "3.35.0");
+        assert_eq!(loaded.ca_cert, Some(dir.join("cert.pem")));
+        assert_eq!(loaded.instance(Flavour::Https).unwrap().pid, 12);
+        assert_eq!(loaded.instance(Flavour::Http).unwrap().port, 10000);
+        let text = fs::read_to_string(&path).unwrap();
+        assert!(text.contains(r#""flavour": "https""#), "{text}");
+
+        state.remove(11);
+        state.remove(12);
+        state.save(&path).unwrap();
+        assert!(!path.exists(), "an empty state leaves no file");
+        fs::write(&path, "{ not json").unwrap();
+        let error = State::load(&path).unwrap_err().to_string();
+        assert!(error.contains("not a valid Azurite state file"), "{error}");
+        fs::remove_dir_all(&dir).unwrap();
     }
 }
