@@ -547,7 +547,9 @@ async fn managed_identity_tokens_and_a_new_token_after_401() {
 
     assert_eq!(storage.size("cat.jpg").await.unwrap(), 5);
     assert_eq!(
-        storage.identity_source().map(imds_token::SourceChoice::kind),
+        storage
+            .identity_source()
+            .map(imds_token::SourceChoice::kind),
         Some(imds_token::SourceKind::Imds)
     );
 }
@@ -599,4 +601,77 @@ async fn no_managed_identity_says_what_to_configure_instead() {
         "{message}"
     );
     assert!(blobs.received_requests().await.unwrap().is_empty());
+}
+
+// ---- building a storage ----
+
+#[test]
+fn a_storage_needs_a_container() {
+    let config = StorageConfig::development_storage();
+    let error = Storage::new(config).unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Config);
+    assert_eq!(
+        error.to_string(),
+        "no container configured: set AZURE_STORAGE_CONTAINER or call \
+         StorageConfig::with_container"
+    );
+}
+
+#[test]
+fn an_unreadable_root_certificate_file_is_a_config_error() {
+    let config = StorageConfig::development_storage()
+        .with_container("images")
+        .unwrap()
+        .with_root_certificates_file("/nonexistent/azurite.pem");
+    let error = Storage::new(config).unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Config);
+    assert_eq!(
+        error.to_string(),
+        "the root certificate file /nonexistent/azurite.pem (SSL_CERT_FILE) cannot be read (No \
+         such file or directory (os error 2)): fix the path or unset SSL_CERT_FILE"
+    );
+}
+
+#[test]
+fn bearer_tokens_over_plain_http_to_a_remote_host_are_refused_before_any_request() {
+    let config = StorageConfig::with_endpoint(
+        "http://photos.blob.core.windows.net",
+        Auth::managed_identity(),
+    )
+    .unwrap()
+    .with_container("images")
+    .unwrap();
+    let error = Storage::new(config).unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Config);
+    assert!(
+        error
+            .to_string()
+            .starts_with("the storage client cannot be set up: "),
+        "{error}"
+    );
+}
+
+#[test]
+fn debug_output_shows_no_secret() {
+    let sentinel = "SENTINEL0SIG";
+    let config = StorageConfig::new(
+        "photos",
+        Auth::sas(&format!("sv=2024&sig={sentinel}")).unwrap(),
+    )
+    .unwrap()
+    .with_container("images")
+    .unwrap();
+    let storage = Storage::new(config.clone()).unwrap();
+    for text in [
+        format!("{config:?}"),
+        format!("{storage:?}"),
+        storage.auth_choice().to_string(),
+    ] {
+        assert!(!text.contains(sentinel), "{text}");
+    }
+    assert_eq!(
+        format!("{storage:?}"),
+        "Storage { endpoint: \"https://photos.blob.core.windows.net\", container: \"images\", \
+         location: \"\", auth: SharedAccessSignature, .. }"
+    );
 }
