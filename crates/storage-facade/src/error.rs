@@ -118,7 +118,15 @@ impl Error {
             Blob::Config => ErrorKind::Config,
             _ => ErrorKind::Other,
         };
-        Self::new(kind, format!("{action}: {error}")).with_source(error)
+        let mut message = format!("{action}: {error}");
+        // blob-rest's advice names its own API; the facade's users set SSL_CERT_FILE instead.
+        if kind == ErrorKind::Transport && message.contains("certificate") {
+            message.push_str(
+                ". To trust a self-signed certificate (an emulator's), set SSL_CERT_FILE to its \
+                 PEM file (StorageConfig::with_root_certificates_file in code)",
+            );
+        }
+        Self::new(kind, message).with_source(error)
     }
 
     /// Wraps an imds-token error raised while setting up the identity (before any request).
