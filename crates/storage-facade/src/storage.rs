@@ -1,19 +1,13 @@
 //! The [`Storage`] an app holds: save, open, read, delete, exists, size, properties.
 
-use std::collections::BTreeMap;
 use std::fmt;
-use std::pin::Pin;
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
-use std::time::SystemTime;
 
 use blob_rest::{
-    AccountKey, BlobClient, BlobServiceClient, BlobStream, ClientOptions, ContainerClient,
-    Credential, Endpoint, GetBlobOptions, PutBlobOptions, PutCondition, SasToken,
-    SharedKeyCredential,
+    AccountKey, BlobClient, BlobServiceClient, ClientOptions, ContainerClient, Credential,
+    Endpoint, GetBlobOptions, PutBlobOptions, PutCondition, SasToken, SharedKeyCredential,
 };
 use bytes::Bytes;
-use futures_util::Stream;
 use tracing::Instrument as _;
 
 use crate::config::{validate_metadata, AuthChoice, AuthKind, SaveDefaults, StorageConfig};
@@ -21,6 +15,7 @@ use crate::content::{Content, SaveOptions};
 use crate::error::{Error, ErrorKind, Result};
 use crate::identity::ManagedIdentityTokenProvider;
 use crate::names::{self, BlobName, MAX_NAME_CHARS};
+use crate::reader::{BlobReader, Properties};
 use crate::rename::alternative_name;
 
 /// How many names a create-only save tries (the asked-for one and 7 alternatives) before it
@@ -225,22 +220,12 @@ impl Storage {
             .instrument(span)
             .await
             .map_err(|e| Self::not_found_or(&action, e))?;
-        Ok(BlobReader {
-            properties: Properties::from(response.properties),
-            stream: response.body,
-            action,
-        })
+        Ok(BlobReader::new(response, action))
     }
 
     /// Reads a whole blob into memory (checked against its stored MD5).
     pub async fn read(&self, name: &str) -> Result<Bytes> {
-        let reader = self.open(name).await?;
-        let action = reader.action.clone();
-        reader
-            .stream
-            .collect()
-            .await
-            .map_err(|e| Error::from_blob(&action, e))
+        self.open(name).await?.collect().await
     }
 
     /// Deletes a blob. A blob that does not exist counts as deleted.
@@ -466,85 +451,6 @@ impl fmt::Debug for Storage {
             .field("container", &self.container())
             .field("location", &self.inner.location)
             .field("auth", self.inner.choice.method())
-            .finish_non_exhaustive()
-    }
-}
-
-/// A blob's properties.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Properties {
-    /// The stored content type.
-    pub content_type: Option<String>,
-    /// The size in bytes.
-    pub content_length: u64,
-    /// When the blob was last written.
-    pub last_modified: Option<SystemTime>,
-    /// The ETag, with its quotes.
-    pub etag: Option<String>,
-    /// The MD5 of the content, when the service stored one.
-    pub content_md5: Option<[u8; 16]>,
-    /// The stored `Cache-Control`.
-    pub cache_control: Option<String>,
-    /// User metadata (names in lower case, as the service returns them).
-    pub metadata: BTreeMap<String, String>,
-}
-
-impl From<blob_rest::BlobProperties> for Properties {
-    fn from(properties: blob_rest::BlobProperties) -> Self {
-        Self {
-            content_type: properties.content_type,
-            content_length: properties.content_length,
-            last_modified: properties.last_modified,
-            etag: properties.etag,
-            content_md5: properties.content_md5,
-            cache_control: properties.cache_control,
-            metadata: properties.metadata,
-        }
-    }
-}
-
-/// An open blob: its properties, and its content as a stream of `Result<Bytes>` chunks.
-///
-/// The last item is an error if the content was cut short or does not match the stored MD5:
-/// treat the data as good only when the stream ends without one.
-pub struct BlobReader {
-    properties: Properties,
-    stream: BlobStream,
-    action: String,
-}
-
-impl BlobReader {
-    /// The blob's properties, from the response headers.
-    pub fn properties(&self) -> &Properties {
-        &self.properties
-    }
-
-    /// Reads the rest into memory; fails if any check failed.
-    pub async fn collect(self) -> Result<Bytes> {
-        let action = self.action;
-        self.stream
-            .collect()
-            .await
-            .map_err(|e| Error::from_blob(&action, e))
-    }
-}
-
-impl Stream for BlobReader {
-    type Item = Result<Bytes>;
-
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        let this = &mut *self;
-        Pin::new(&mut this.stream)
-            .poll_next(cx)
-            .map(|item| item.map(|chunk| chunk.map_err(|e| Error::from_blob(&this.action, e))))
-    }
-}
-
-impl fmt::Debug for BlobReader {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("BlobReader")
-            .field("properties", &self.properties)
             .finish_non_exhaustive()
     }
 }
