@@ -190,6 +190,10 @@ impl Storage {
                     tracing::debug!(stored = %candidate.full, attempt, "saved");
                     return Ok(candidate.relative);
                 }
+                // NOTE (2026-12): when blob-rest retries a create-only put whose first
+                // response was lost, the blob it finds may be our own write; we then store a
+                // second copy under another name. Comparing the stored MD5 with the content's
+                // would tell the two apart for in-memory content.
                 Err(error) if error.kind() == blob_rest::ErrorKind::AlreadyExists => {
                     tracing::info!(taken = %candidate.full, attempt, "name taken, trying another");
                     candidate = self.alternative(&name)?;
