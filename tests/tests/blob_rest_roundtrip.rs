@@ -43,7 +43,6 @@ fn awkward_names() -> Vec<String> {
         "quote'single\"double.txt",
         "tilde~dash-under_score.txt",
         "dollar$caret^pipe|back`tick.txt",
-        "back\\slash.txt",
         "dots...in..name.txt.",
         "naïve café/résumé.pdf",
         "日本語/ファイル.bin",
