@@ -165,3 +165,46 @@ async fn an_unreadable_md5_header_is_an_error() {
     assert_eq!(err.kind(), ErrorKind::Integrity);
     assert!(err.to_string().contains("not a base64 MD5"), "{err}");
 }
+
+/// Serves one raw HTTP response on 127.0.0.1 and closes the connection, for answers that
+/// wiremock cannot produce (a body shorter than its Content-Length).
+async fn raw_server(response: &'static [u8]) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let (mut socket, _) = listener.accept().await.unwrap();
+        let mut request = vec![0_u8; 16 * 1024];
+        let _ = socket.read(&mut request).await;
+        socket.write_all(response).await.unwrap();
+        socket.shutdown().await.unwrap();
+    });
+    format!("http://{address}/devstoreaccount1")
+}
+
+#[tokio::test]
+async fn a_body_shorter_than_its_content_length_is_a_transport_error() {
+    let url =
+        raw_server(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\nConnection: close\r\n\r\nhello")
+            .await;
+    let clock = TestClock::new();
+    let service = blob_rest::BlobServiceClient::new(
+        blob_rest::Endpoint::parse(&url).unwrap(),
+        common::shared_key(),
+        common::options(&clock),
+    )
+    .unwrap();
+    let response = service
+        .container("photos")
+        .blob("cat.jpg")
+        .get(GetBlobOptions::new())
+        .await
+        .unwrap();
+    assert_eq!(response.body.content_length(), Some(10));
+    let err = response.collect().await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Transport);
+    assert!(
+        err.to_string().contains("the download broke after 5 bytes"),
+        "{err}"
+    );
+}

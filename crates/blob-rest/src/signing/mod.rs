@@ -11,7 +11,7 @@
 //! - With `x-ms-date` present the `Date` line stays empty; `x-ms-range` is a canonical header
 //!   and only a standard `Range` header fills the Range line.
 //! - Canonical headers: every `x-ms-` header, lower-cased names in the service's collation
-//!   (see [`collation`]), values trimmed with inner runs of whitespace folded to one space
+//!   (see the private `collation` module), values trimmed with inner runs of whitespace folded to one space
 //!   outside quoted strings.
 //! - Canonical resource: `/account` + the path exactly as sent (still percent-encoded), so
 //!   path-style emulator URLs carry the account twice (`/devstoreaccount1/devstoreaccount1/c`);

@@ -1,6 +1,7 @@
 //! Helpers shared by the wiremock tests: a pinned clock that records waits instead of
 //! sleeping, fixed request ids, clients pointed at a mock server, scripted responses.
 
+// Each test binary uses only some of these helpers, and `pub` is how they reach it.
 #![allow(dead_code, unreachable_pub)]
 
 use std::sync::atomic::{AtomicUsize, Ordering};
