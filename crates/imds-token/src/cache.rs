@@ -3,25 +3,25 @@
 //! Each [`ManagedIdentity`](crate::ManagedIdentity) has one source and one identity, so its
 //! cache is keyed by resource: the full key of a cached token is (source, identity, resource).
 //!
-//! - Reads of a fresh token load two `arc-swap` snapshots (the map of entries, then the
-//!   entry's token) and clone an `Arc`. No lock is taken, so a refresh in progress never
-//!   slows them down.
+//! - Reads of a fresh token load one `arc-swap` snapshot of all cached tokens, find the
+//!   resource and clone an `Arc`. No lock is taken, so a refresh in progress never slows them
+//!   down. The snapshot is replaced whole when a token changes, which happens once per token
+//!   lifetime.
 //! - A token is *fresh* until its refresh time, *usable* until just before it expires. A
 //!   caller who finds it stale but usable tries to become the refresher without waiting; if
 //!   someone else already is, it takes the usable token and goes.
-//! - Callers with no usable token queue on the entry's refresh lock: the first one asks the
+//! - Callers with no usable token queue on the resource's refresh lock: the first one asks the
 //!   endpoint, the others find its token (or its error) when their turn comes. However many
 //!   callers arrive on a cold cache, one request is sent.
-//! - After a failed refresh the entry backs off (1 s, doubling per failure, at most 30 s,
+//! - After a failed refresh the resource backs off (1 s, doubling per failure, at most 30 s,
 //!   jittered). During the backoff callers get the old token while it is usable, else the
 //!   failure, without a request. The first call after it asks again: nothing is latched.
 
-use std::collections::HashMap;
 use std::future::Future;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime};
 
-use arc_swap::{ArcSwap, ArcSwapOption};
+use arc_swap::ArcSwap;
 
 use crate::clock::Clock;
 use crate::error::Error;
@@ -44,14 +44,19 @@ const MAX_FAILURE_BACKOFF: Duration = Duration::from_secs(30);
 /// The cached tokens of one identity.
 #[derive(Debug, Default)]
 pub(crate) struct TokenCache {
-    // Copied on write: entries are added once per resource, read on every call.
-    entries: ArcSwap<HashMap<Box<str>, Arc<Entry>>>,
-    adding: Mutex<()>,
+    tokens: Tokens,
+    /// The refresh state of each resource asked for; only the slow path touches it.
+    entries: Mutex<Vec<(Box<str>, Arc<Entry>)>>,
 }
 
+/// What readers see: the current token of each resource. An application asks for one or a
+/// few resources, which a scan finds faster than a hash.
+#[derive(Debug, Default)]
+struct Tokens(ArcSwap<Vec<(Box<str>, Arc<Cached>)>>);
+
+/// The refresh state of one resource.
 #[derive(Debug, Default)]
 struct Entry {
-    current: ArcSwapOption<Cached>,
     /// Held by the one caller who is asking the endpoint.
     refreshing: tokio::sync::Mutex<()>,
     failures: Mutex<Failures>,
@@ -77,15 +82,12 @@ struct Failures {
 impl TokenCache {
     /// A fresh cached token, if there is one. Takes no lock.
     pub(crate) fn fresh(&self, resource: &str, now: SystemTime) -> Option<AccessToken> {
-        let entries = self.entries.load();
-        let current = entries.get(resource)?.current.load();
-        let cached = current.as_ref()?;
-        (now < cached.refresh_at).then(|| cached.token.clone())
+        self.tokens.fresh(resource, now)
     }
 
-    /// The token for `resource`: cached, or from `fetch` with the guarantees described in the
-    /// module documentation.
-    pub(crate) async fn token<F, Fut>(
+    /// The token for `resource` when [`fresh`](Self::fresh) had none: a usable one, or one
+    /// from `fetch`, with the guarantees described in the module documentation.
+    pub(crate) async fn refresh<F, Fut>(
         &self,
         resource: &str,
         clock: &dyn Clock,
@@ -95,17 +97,16 @@ impl TokenCache {
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<AccessToken, Error>>,
     {
-        if let Some(token) = self.fresh(resource, clock.now()) {
-            return Ok(token);
-        }
-        self.entry(resource).refresh(clock, fetch).await
+        let entry = self.entry(resource);
+        entry.refresh(&self.tokens, resource, clock, fetch).await
     }
 
     /// Forgets the token for `resource`, and any backoff, so that the next call asks the
     /// endpoint. For a service that refused the token (401).
     pub(crate) fn invalidate(&self, resource: &str) {
-        if let Some(entry) = self.entries.load().get(resource) {
-            entry.current.store(None);
+        self.tokens.set(resource, None);
+        let entry = find(&lock(&self.entries), resource).cloned();
+        if let Some(entry) = entry {
             let mut failures = entry.failures();
             failures.retry_not_before = None;
             failures.consecutive = 0;
@@ -113,29 +114,58 @@ impl TokenCache {
     }
 
     fn entry(&self, resource: &str) -> Arc<Entry> {
-        if let Some(entry) = self.entries.load().get(resource) {
-            return Arc::clone(entry);
-        }
-        let _adding = self.adding.lock().unwrap_or_else(PoisonError::into_inner);
-        let entries = self.entries.load_full();
-        if let Some(entry) = entries.get(resource) {
+        let mut entries = lock(&self.entries);
+        if let Some(entry) = find(&entries, resource) {
             return Arc::clone(entry);
         }
         let entry = Arc::new(Entry::default());
-        let mut grown = HashMap::clone(&entries);
-        grown.insert(resource.into(), Arc::clone(&entry));
-        self.entries.store(Arc::new(grown));
+        entries.push((resource.into(), Arc::clone(&entry)));
         entry
     }
 }
 
+impl Tokens {
+    fn fresh(&self, resource: &str, now: SystemTime) -> Option<AccessToken> {
+        let tokens = self.0.load();
+        let cached = find(&tokens, resource)?;
+        (now < cached.refresh_at).then(|| cached.token.clone())
+    }
+
+    fn usable(&self, resource: &str, now: SystemTime) -> Option<AccessToken> {
+        let tokens = self.0.load();
+        let cached = find(&tokens, resource)?;
+        (now < cached.usable_until).then(|| cached.token.clone())
+    }
+
+    /// Replaces (or with `None` removes) the token of `resource`.
+    fn set(&self, resource: &str, cached: Option<&Arc<Cached>>) {
+        self.0.rcu(|tokens| {
+            let mut next: Vec<_> = tokens
+                .iter()
+                .filter(|(key, _)| **key != *resource)
+                .cloned()
+                .collect();
+            if let Some(cached) = cached {
+                next.push((resource.into(), Arc::clone(cached)));
+            }
+            next
+        });
+    }
+}
+
 impl Entry {
-    async fn refresh<F, Fut>(&self, clock: &dyn Clock, fetch: F) -> Result<AccessToken, Error>
+    async fn refresh<F, Fut>(
+        &self,
+        tokens: &Tokens,
+        resource: &str,
+        clock: &dyn Clock,
+        fetch: F,
+    ) -> Result<AccessToken, Error>
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<AccessToken, Error>>,
     {
-        let _refreshing = if let Some(usable) = self.usable(clock.now()) {
+        let _refreshing = if let Some(usable) = tokens.usable(resource, clock.now()) {
             // Stale but usable: refresh if nobody else is, never wait.
             match self.refreshing.try_lock() {
                 Ok(guard) => guard,
@@ -144,42 +174,43 @@ impl Entry {
         } else {
             let finished_before = self.failures().finished;
             let guard = self.refreshing.lock().await;
-            if let Some(token) = self.usable(clock.now()) {
+            if let Some(token) = tokens.usable(resource, clock.now()) {
                 return Ok(token);
             }
-            let failures = self.failures();
-            if failures.finished != finished_before {
-                if let Some(error) = &failures.last_error {
-                    // The refresh we queued behind failed: share its answer, do not repeat it.
-                    return Err(error.clone());
-                }
+            let shared_failure = {
+                let failures = self.failures();
+                // The refresh we queued behind failed: share its answer, do not repeat it.
+                (failures.finished != finished_before)
+                    .then(|| failures.last_error.clone())
+                    .flatten()
+            };
+            if let Some(error) = shared_failure {
+                return Err(error);
             }
-            drop(failures);
             guard
         };
 
         let now = clock.now();
         // Another refresher may have finished between our first look and the lock.
-        if let Some(cached) = self.current.load().as_ref() {
-            if now < cached.refresh_at {
-                return Ok(cached.token.clone());
-            }
+        if let Some(token) = tokens.fresh(resource, now) {
+            return Ok(token);
         }
-        {
+        let backing_off = {
             let failures = self.failures();
-            if failures
+            failures
                 .retry_not_before
                 .is_some_and(|not_before| now < not_before)
-            {
-                return match (self.usable(now), &failures.last_error) {
-                    (Some(token), _) => Ok(token),
-                    (None, Some(error)) => Err(error.clone()),
-                    (None, None) => Err(Error::config(
-                        "the token cache is backing off with no error recorded; this is a bug \
-                         in imds-token",
-                    )),
-                };
-            }
+                .then(|| failures.last_error.clone())
+        };
+        if let Some(last_error) = backing_off {
+            return match (tokens.usable(resource, now), last_error) {
+                (Some(token), _) => Ok(token),
+                (None, Some(error)) => Err(error),
+                (None, None) => Err(Error::config(
+                    "the token cache is backing off with no error recorded; this is a bug in \
+                     imds-token",
+                )),
+            };
         }
 
         let outcome = fetch().await;
@@ -191,15 +222,15 @@ impl Entry {
                 failures.consecutive = 0;
                 failures.retry_not_before = None;
                 failures.last_error = None;
-                self.current
-                    .store(Some(Arc::new(Cached::new(token.clone(), received))));
+                let cached = Arc::new(Cached::new(token.clone(), received));
+                tokens.set(resource, Some(&cached));
                 Ok(token)
             }
             Err(error) => {
                 failures.consecutive = failures.consecutive.saturating_add(1);
                 failures.retry_not_before = Some(received + failure_backoff(failures.consecutive));
                 failures.last_error = Some(error.clone());
-                match self.usable(received) {
+                match tokens.usable(resource, received) {
                     Some(token) => {
                         tracing::warn!(
                             error = %error,
@@ -214,16 +245,22 @@ impl Entry {
         }
     }
 
-    fn usable(&self, now: SystemTime) -> Option<AccessToken> {
-        let current = self.current.load();
-        let cached = current.as_ref()?;
-        (now < cached.usable_until).then(|| cached.token.clone())
-    }
-
     fn failures(&self) -> MutexGuard<'_, Failures> {
-        // Plain counters and timestamps: a panic elsewhere cannot leave them inconsistent.
-        self.failures.lock().unwrap_or_else(PoisonError::into_inner)
+        lock(&self.failures)
     }
+}
+
+fn find<'a, T>(entries: &'a [(Box<str>, T)], resource: &str) -> Option<&'a T> {
+    entries
+        .iter()
+        .find(|(key, _)| **key == *resource)
+        .map(|(_, value)| value)
+}
+
+/// Locks a mutex that guards plain data: a panic elsewhere cannot leave it inconsistent, so a
+/// poisoned lock is used as it is.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl Cached {

@@ -61,10 +61,17 @@ impl ManagedIdentity {
     pub async fn token(&self, resource_or_scope: &str) -> Result<AccessToken, Error> {
         let resource = Resource::parse(resource_or_scope)?;
         let inner = &*self.inner;
-        inner
-            .cache
-            .token(resource.resource(), &*inner.clock, || inner.fetch(resource))
-            .await
+        if let Some(token) = inner.cache.fresh(resource.resource(), inner.clock.now()) {
+            return Ok(token);
+        }
+        // The refresh path holds an HTTP exchange and is large; boxed, it does not make this
+        // future (and every caller's) that large, so the cached path above stays cheap.
+        Box::pin(
+            inner
+                .cache
+                .refresh(resource.resource(), &*inner.clock, || inner.fetch(resource)),
+        )
+        .await
     }
 
     /// Forgets the cached token for `resource_or_scope`, so that the next [`token`] call asks

@@ -31,10 +31,9 @@ impl<'a> Resource<'a> {
                  https://storage.azure.com, or its scope https://storage.azure.com/.default"
             )));
         }
-        if resource
-            .chars()
-            .any(|c| c.is_whitespace() || c.is_control())
-        {
+        // Bytes, not chars: this runs on every cached read, and ASCII spaces and controls are
+        // the mistakes seen in practice (several scopes in one string, a pasted newline).
+        if resource.bytes().any(|b| b <= b' ' || b == 0x7f) {
             return Err(Error::config(format!(
                 "the resource {resource_or_scope:?} contains spaces or control characters: \
                  ask for one resource at a time, such as https://storage.azure.com"
