@@ -86,15 +86,18 @@ pub(crate) async fn send(
     loop {
         match response.chunk().await {
             Ok(Some(chunk)) if body.len() + chunk.len() > MAX_BODY => {
-                return Attempt::Fail(Error::new(
-                    ErrorKind::NoIdentity,
-                    format!(
-                        "{} answered {status} with more than {} KiB, which is not a token \
+                return Attempt::Fail(
+                    Error::new(
+                        ErrorKind::NoIdentity,
+                        format!(
+                            "{} answered {status} with more than {} KiB, which is not a token \
                          response: is another service listening there?",
-                        target.at(),
-                        MAX_BODY / 1024
-                    ),
-                ));
+                            target.at(),
+                            MAX_BODY / 1024
+                        ),
+                    )
+                    .with_status(status.as_u16()),
+                );
             }
             Ok(Some(chunk)) => body.extend_from_slice(&chunk),
             Ok(None) => break,

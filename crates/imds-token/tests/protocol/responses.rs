@@ -156,6 +156,17 @@ async fn an_already_expired_token_is_invalid() {
 }
 
 #[tokio::test]
+async fn an_answer_too_large_for_a_token_is_not_read() {
+    fails_then_recovers(
+        ResponseTemplate::new(200).set_body_string("x".repeat(70 * 1024)),
+        ErrorKind::NoIdentity,
+        "the IMDS at {uri}/metadata/identity/oauth2/token answered 200 OK with more than 64 KiB, \
+         which is not a token response: is another service listening there?",
+    )
+    .await;
+}
+
+#[tokio::test]
 async fn a_400_html_page_is_no_identity() {
     fails_then_recovers(
         ResponseTemplate::new(400).set_body_string("<html>Bad Request</html>"),
