@@ -25,6 +25,15 @@ fn bearer_over_plain_http_is_refused_unless_loopback() {
          http://myaccount.blob.core.windows.net: anyone on the network path could read and \
          reuse it; use an https:// endpoint (plain http is only allowed to a loopback emulator)"
     );
+    let sas = blob_rest::SasToken::parse("sv=2024-11-04&sig=abc").unwrap();
+    let remote = Endpoint::parse("http://myaccount.blob.core.windows.net").unwrap();
+    let err =
+        BlobServiceClient::new(remote, Credential::Sas(sas), ClientOptions::default()).unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("refusing to send a shared access signature over plain http://"),
+        "{err}"
+    );
     for ok in [
         "http://127.0.0.1:10000/devstoreaccount1",
         "http://localhost:10000/devstoreaccount1",

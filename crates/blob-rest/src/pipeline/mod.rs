@@ -91,11 +91,14 @@ impl Pipeline {
                     )));
                 }
             }
-            Credential::Bearer(_) if !endpoint.is_https() && !endpoint.is_loopback() => {
+            Credential::Bearer(_) | Credential::Sas(_)
+                if !endpoint.is_https() && !endpoint.is_loopback() =>
+            {
                 return Err(Error::config(format!(
-                    "refusing to send a bearer token over plain http:// to {endpoint}: anyone \
-                     on the network path could read and reuse it; use an https:// endpoint \
-                     (plain http is only allowed to a loopback emulator)"
+                    "refusing to send a {} over plain http:// to {endpoint}: anyone on the \
+                     network path could read and reuse it; use an https:// endpoint (plain \
+                     http is only allowed to a loopback emulator)",
+                    credential.kind_name()
                 )));
             }
             _ => {}
