@@ -286,14 +286,18 @@ async fn relay(response: reqwest::Response, cut: bool) -> Response<ProxyBody> {
     let body: ProxyBody = if cut {
         let whole = response.bytes().await.unwrap_or_default();
         let half = whole.slice(..whole.len() / 2);
-        let frames = futures_util::stream::iter([
-            Ok(Frame::data(half)),
+        // The pause lets the headers and the first half reach the client before the
+        // connection breaks; without it the server may drop everything unsent, which would
+        // make the fault an ordinary reset.
+        let first = futures_util::stream::iter([Ok(Frame::data(half))]);
+        let cut = futures_util::stream::once(async {
+            tokio::time::sleep(Duration::from_millis(50)).await;
             Err(std::io::Error::new(
                 std::io::ErrorKind::ConnectionAborted,
                 "injected cut",
-            )),
-        ]);
-        BodyExt::boxed(StreamBody::new(frames))
+            ))
+        });
+        BodyExt::boxed(StreamBody::new(first.chain(cut)))
     } else {
         let frames = response
             .bytes_stream()
