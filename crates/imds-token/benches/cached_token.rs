@@ -45,6 +45,12 @@ fn cached_token(c: &mut Criterion) {
     let identity = primed_identity();
     let mut group = c.benchmark_group("cached_token");
 
+    // A yardstick for the machine's state: every cached read includes one clock read, and on
+    // a busy or virtualised machine this alone can take a good part of the budget.
+    group.bench_function("baseline_clock_read", |b| {
+        b.iter(|| black_box(SystemTime::now()));
+    });
+
     group.bench_function("1_thread", |b| b.iter(|| black_box(read(&identity))));
 
     // Each of the 8 threads reads `iters` times; the time reported is the wall time divided

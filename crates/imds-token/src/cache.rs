@@ -18,6 +18,7 @@
 //!   failure, without a request. The first call after it asks again: nothing is latched.
 
 use std::future::Future;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime};
 
@@ -62,9 +63,12 @@ struct Entry {
     failures: Mutex<Failures>,
 }
 
+/// One cached token. Readers on different cores all clone it; if they cloned one `Arc`, its
+/// reference count would bounce between the cores' caches on every read. So the token is kept
+/// as several copies with counts of their own, and each thread clones the copy of its shard.
 #[derive(Debug)]
 struct Cached {
-    token: AccessToken,
+    copies: Box<[AccessToken]>,
     refresh_at: SystemTime,
     usable_until: SystemTime,
 }
@@ -128,13 +132,13 @@ impl Tokens {
     fn fresh(&self, resource: &str, now: SystemTime) -> Option<AccessToken> {
         let tokens = self.0.load();
         let cached = find(&tokens, resource)?;
-        (now < cached.refresh_at).then(|| cached.token.clone())
+        (now < cached.refresh_at).then(|| cached.token())
     }
 
     fn usable(&self, resource: &str, now: SystemTime) -> Option<AccessToken> {
         let tokens = self.0.load();
         let cached = find(&tokens, resource)?;
-        (now < cached.usable_until).then(|| cached.token.clone())
+        (now < cached.usable_until).then(|| cached.token())
     }
 
     /// Replaces (or with `None` removes) the token of `resource`.
@@ -272,12 +276,33 @@ impl Cached {
         let (refresh_in, jitter_bound) = refresh_schedule(lifetime);
         let refresh_in = refresh_in.saturating_sub(jitter_bound.mul_f64(fastrand::f64()));
         let margin = EXPIRY_MARGIN.min(lifetime / 10);
+        let refresh_at = received + refresh_in;
+        let usable_until = token.expires_on() - margin;
+        let mut copies: Vec<AccessToken> = (1..READ_SHARDS).map(|_| token.duplicate()).collect();
+        copies.push(token);
         Self {
-            refresh_at: received + refresh_in,
-            usable_until: token.expires_on() - margin,
-            token,
+            copies: copies.into_boxed_slice(),
+            refresh_at,
+            usable_until,
         }
     }
+
+    fn token(&self) -> AccessToken {
+        self.copies[reader_shard() % self.copies.len()].clone()
+    }
+}
+
+/// How many copies of a cached token readers spread over.
+const READ_SHARDS: usize = 16;
+
+/// This thread's shard: threads are numbered as they first read, so up to `READ_SHARDS`
+/// threads each get a copy to themselves.
+fn reader_shard() -> usize {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    thread_local! {
+        static SHARD: usize = NEXT.fetch_add(1, Ordering::Relaxed) % READ_SHARDS;
+    }
+    SHARD.with(|shard| *shard)
 }
 
 /// When a token of `lifetime` is due for refresh, counted from receipt, and how much earlier

@@ -33,9 +33,15 @@ pub enum ErrorKind {
 }
 
 /// An error from getting a managed identity token.
+///
+/// Boxed inside, so that a `Result<AccessToken, Error>` stays small on the cached path.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error(transparent)]
+pub struct Error(Box<Details>);
+
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{message}")]
-pub struct Error {
+struct Details {
     kind: ErrorKind,
     message: String,
     status: Option<u16>,
@@ -50,14 +56,14 @@ pub struct Error {
 
 impl Error {
     pub(crate) fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        Self {
+        Self(Box::new(Details {
             kind,
             message: message.into(),
             status: None,
             code: None,
             description: None,
             source: None,
-        }
+        }))
     }
 
     pub(crate) fn config(message: impl Into<String>) -> Self {
@@ -65,7 +71,7 @@ impl Error {
     }
 
     pub(crate) fn with_status(mut self, status: u16) -> Self {
-        self.status = Some(status);
+        self.0.status = Some(status);
         self
     }
 
@@ -74,8 +80,8 @@ impl Error {
         error: Option<String>,
         description: Option<String>,
     ) -> Self {
-        self.code = error;
-        self.description = description;
+        self.0.code = error;
+        self.0.description = description;
         self
     }
 
@@ -83,34 +89,34 @@ impl Error {
         mut self,
         source: impl std::error::Error + Send + Sync + 'static,
     ) -> Self {
-        self.source = Some(Arc::new(source));
+        self.0.source = Some(Arc::new(source));
         self
     }
 
     /// Adds a sentence to the message, such as why retrying stopped.
     pub(crate) fn context(mut self, sentence: &str) -> Self {
-        add_sentence(&mut self.message, sentence);
+        add_sentence(&mut self.0.message, sentence);
         self
     }
 
     /// What kind of failure this is.
     pub fn kind(&self) -> ErrorKind {
-        self.kind
+        self.0.kind
     }
 
     /// The HTTP status of the last answer, when there was one.
     pub fn status(&self) -> Option<u16> {
-        self.status
+        self.0.status
     }
 
     /// The endpoint's `error` code, such as `invalid_request` or `invalid_resource`.
     pub fn endpoint_error(&self) -> Option<&str> {
-        self.code.as_deref()
+        self.0.code.as_deref()
     }
 
     /// The endpoint's `error_description` (or `message`), such as `Identity not found`.
     pub fn error_description(&self) -> Option<&str> {
-        self.description.as_deref()
+        self.0.description.as_deref()
     }
 }
 

@@ -59,11 +59,13 @@ impl ManagedIdentity {
     ///
     /// Served from the cache while fresh; otherwise fetched once for all concurrent callers.
     pub async fn token(&self, resource_or_scope: &str) -> Result<AccessToken, Error> {
-        let resource = Resource::parse(resource_or_scope)?;
         let inner = &*self.inner;
-        if let Some(token) = inner.cache.fresh(resource.resource(), inner.clock.now()) {
+        // A resource found in the cache was checked when it was first asked for.
+        let key = Resource::cache_key(resource_or_scope);
+        if let Some(token) = inner.cache.fresh(key, inner.clock.now()) {
             return Ok(token);
         }
+        let resource = Resource::parse(resource_or_scope)?;
         // The refresh path holds an HTTP exchange and is large; boxed, it does not make this
         // future (and every caller's) that large, so the cached path above stays cheap.
         Box::pin(

@@ -20,11 +20,17 @@ pub(crate) struct Resource<'a> {
 }
 
 impl<'a> Resource<'a> {
+    /// The resource named by a resource or scope, unchecked: what the cache is keyed by.
+    /// Only text that [`parse`](Self::parse) accepted is ever stored under a key.
+    pub(crate) fn cache_key(resource_or_scope: &str) -> &str {
+        resource_or_scope
+            .strip_suffix(DEFAULT_SUFFIX)
+            .unwrap_or(resource_or_scope)
+    }
+
     /// Reads a resource or a `.../.default` scope.
     pub(crate) fn parse(resource_or_scope: &'a str) -> Result<Self, Error> {
-        let resource = resource_or_scope
-            .strip_suffix(DEFAULT_SUFFIX)
-            .unwrap_or(resource_or_scope);
+        let resource = Self::cache_key(resource_or_scope);
         if resource.is_empty() {
             return Err(Error::config(format!(
                 "no resource given (got {resource_or_scope:?}): name the resource, such as \

@@ -37,6 +37,12 @@ impl AccessToken {
         }
     }
 
+    /// The same token in an allocation of its own, so that clones of the two do not share a
+    /// reference count (see the cache's read path).
+    pub(crate) fn duplicate(&self) -> Self {
+        Self::new(self.secret().to_owned(), self.expires_on)
+    }
+
     /// The token text, to put after `Bearer ` in an `Authorization` header.
     pub fn secret(&self) -> &str {
         &self.secret
