@@ -95,11 +95,13 @@ impl RetryPolicy {
                 )));
             }
             let delay = self.backoff(retries).max(retry_after.unwrap_or_default());
-            if spent + delay >= self.deadline {
+            if spent.saturating_add(delay) >= self.deadline {
                 return Err(error.context(&format!(
                     "Gave up after {}: the next one, in {}s, would pass the deadline of {}s.",
                     plural(attempts),
-                    delay.as_secs_f32().ceil(),
+                    delay
+                        .as_secs()
+                        .saturating_add(u64::from(delay.subsec_nanos() > 0)),
                     self.deadline.as_secs()
                 )));
             }

@@ -266,6 +266,32 @@ async fn retry_after_past_the_deadline_is_not_waited_for() {
 }
 
 #[tokio::test]
+async fn an_absurd_retry_after_is_an_error_not_a_panic() {
+    let server = MockServer::start().await;
+    let clock = ManualClock::default();
+    mount_imds(
+        &server,
+        ResponseTemplate::new(429).insert_header("Retry-After", "18446744073709551615"),
+    )
+    .await;
+
+    let error = imds_identity(&server, &clock)
+        .token(STORAGE)
+        .await
+        .unwrap_err();
+
+    assert_eq!(error.kind(), ErrorKind::Unavailable);
+    assert_eq!(error.status(), Some(429));
+    assert!(
+        error
+            .to_string()
+            .ends_with("would pass the deadline of 90s."),
+        "{error}"
+    );
+    assert_all_imds(&server, 1).await;
+}
+
+#[tokio::test]
 async fn an_answer_that_never_comes_times_out() {
     let server = MockServer::start().await;
     let clock = ManualClock::default();
