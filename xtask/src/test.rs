@@ -137,5 +137,39 @@ impl Report {
             };
             println!("  {line}");
         }
+        println!("{}", self.totals());
+    }
+
+    /// The closing line, in the `N passed, N failed, N skipped` form CI logs are read for.
+    fn totals(&self) -> String {
+        let count =
+            |wanted: fn(&Outcome) -> bool| self.outcomes.iter().filter(|(_, o)| wanted(o)).count();
+        let passed = count(|o| matches!(o, Outcome::Passed(_)));
+        let failed = count(|o| matches!(o, Outcome::Failed(_)));
+        let skipped = STEPS.len() - passed - failed;
+        format!("steps: {passed} passed, {failed} failed, {skipped} skipped")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn totals_count_steps_not_run_as_skipped() {
+        let mut report = Report::default();
+        report.skipped("fmt");
+        report.skipped("clippy");
+        report.step("unit tests", || Ok(())).unwrap();
+        let failed = report
+            .step("azurite start", || -> Result<(), Error> {
+                Err(Error::Azurite("port 10000 is taken".to_owned()))
+            })
+            .unwrap_err();
+        assert_eq!(
+            failed.to_string(),
+            "step `azurite start` failed: port 10000 is taken"
+        );
+        assert_eq!(report.totals(), "steps: 1 passed, 1 failed, 4 skipped");
     }
 }
