@@ -1,0 +1,163 @@
+//! The `azblob` command line as a user runs it: a separate process, configured only by its
+//! environment, over SharedKey (a connection string) and over a managed identity (an account
+//! name and nothing secret).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use azurite_suite::{random_bytes, sha256_hex, unique_container, Azurite, DEV_ACCOUNT, DEV_KEY};
+use local_identity::{LocalIdentityServer, Options};
+
+/// The `azblob` binary that `cargo xtask test` built and named in `AZBLOB_BIN`.
+fn azblob() -> Command {
+    let bin = std::env::var_os("AZBLOB_BIN").unwrap_or_else(|| {
+        panic!(
+            "AZBLOB_BIN is not set: run the suite through `cargo xtask test`, which builds azblob"
+        )
+    });
+    let mut command = Command::new(bin);
+    // Start from a clean slate: only what each test sets configures the tool.
+    command
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default());
+    command
+}
+
+fn run(command: &mut Command) -> (i32, String, String) {
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = command.output().unwrap();
+    (
+        status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&stdout).into_owned(),
+        String::from_utf8_lossy(&stderr).into_owned(),
+    )
+}
+
+fn scratch_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("azblob-cli-{name}-{:08x}", fastrand::u32(..)));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// put, stat, get to a file and to stdout, rm, then stat of the removed blob.
+fn round_trip(configure: &dyn Fn(&mut Command), container: &str, dir: &Path) {
+    let content = random_bytes(42, 300_000);
+    let source = dir.join("holiday photo.jpg");
+    std::fs::write(&source, &content).unwrap();
+    let target = format!("{container}/albums/2026/holiday photo+1.jpg");
+    let with = |args: &[&str]| {
+        let mut command = azblob();
+        configure(&mut command);
+        command.args(args);
+        command
+    };
+
+    let (code, stdout, stderr) = run(with(&["put", source.to_str().unwrap(), &target])
+        .arg("--content-type")
+        .arg("image/jpeg"));
+    assert_eq!(code, 0, "put failed: {stderr}");
+    assert_eq!(stdout.trim(), target);
+
+    let (code, stdout, stderr) = run(&mut with(&["stat", &target]));
+    assert_eq!(code, 0, "stat failed: {stderr}");
+    assert!(stdout.contains("size:           300000 bytes"), "{stdout}");
+    assert!(stdout.contains("content type:   image/jpeg"), "{stdout}");
+
+    let copy = dir.join("copy.jpg");
+    let (code, _, stderr) = run(&mut with(&["get", &target, copy.to_str().unwrap()]));
+    assert_eq!(code, 0, "get failed: {stderr}");
+    assert_eq!(
+        sha256_hex(&std::fs::read(&copy).unwrap()),
+        sha256_hex(&content)
+    );
+
+    let output = with(&["get", &target, "-"]).output().unwrap();
+    assert!(output.status.success());
+    assert_eq!(sha256_hex(&output.stdout), sha256_hex(&content));
+
+    // A second put of the same name keeps the first file and says where the new one went.
+    let (code, stdout, stderr) = run(&mut with(&["put", source.to_str().unwrap(), &target]));
+    assert_eq!(code, 0, "second put failed: {stderr}");
+    let renamed = stdout.trim().to_owned();
+    assert_ne!(renamed, target);
+    assert!(stderr.contains("exists; stored as"), "{stderr}");
+
+    for blob in [&target, &renamed] {
+        let (code, _, stderr) = run(&mut with(&["rm", blob]));
+        assert_eq!(code, 0, "rm failed: {stderr}");
+    }
+    let (code, _, stderr) = run(&mut with(&["stat", &target]));
+    assert_eq!(
+        code, 1,
+        "stat of a removed blob must be a service error: {stderr}"
+    );
+    assert!(stderr.to_lowercase().contains("not found"), "{stderr}");
+}
+
+#[test]
+fn cli_round_trip_with_a_connection_string() {
+    let azurite = Azurite::from_env();
+    let connection_string = format!(
+        "DefaultEndpointsProtocol=http;AccountName={DEV_ACCOUNT};AccountKey={DEV_KEY};BlobEndpoint={};",
+        azurite.http_endpoint
+    );
+    let dir = scratch_dir("key");
+    round_trip(
+        &|c: &mut Command| {
+            c.env("AZURE_STORAGE_CONNECTION_STRING", &connection_string);
+        },
+        &unique_container("cli-key"),
+        &dir,
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_round_trip_with_managed_identity() {
+    let azurite = Azurite::from_env();
+    let identity = LocalIdentityServer::start(Options::default())
+        .await
+        .unwrap();
+    let base_url = identity.base_url();
+    let dir = scratch_dir("mi");
+    let configure = |c: &mut Command| {
+        c.env("AZURE_STORAGE_ACCOUNT", DEV_ACCOUNT)
+            .env("AZURE_STORAGE_BLOB_ENDPOINT", &azurite.https_endpoint)
+            .env("AZURE_POD_IDENTITY_AUTHORITY_HOST", &base_url)
+            .env("SSL_CERT_FILE", &azurite.ca_cert);
+    };
+    let container = unique_container("cli-mi");
+    tokio::task::block_in_place(|| round_trip(&configure, &container, &dir));
+    // Every command is its own process with its own token cache.
+    assert!(
+        identity.tokens_issued() >= 7,
+        "{}",
+        identity.tokens_issued()
+    );
+
+    // `azblob auth` says what it chose, and nothing secret.
+    let mut auth = azblob();
+    configure(&mut auth);
+    let (code, stdout, stderr) = tokio::task::block_in_place(|| run(auth.arg("auth")));
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("managed identity"), "{stdout}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn a_wrong_key_is_a_service_error_that_says_so() {
+    let azurite = Azurite::from_env();
+    // A well-formed key that is not the account's.
+    let wrong_key = DEV_KEY.replace('E', "F");
+    let (code, _, stderr) = run(azblob()
+        .env("AZURE_STORAGE_ACCOUNT", DEV_ACCOUNT)
+        .env("AZURE_STORAGE_KEY", &wrong_key)
+        .env("AZURE_STORAGE_BLOB_ENDPOINT", &azurite.http_endpoint)
+        .args(["stat", "anything/at-all.txt"]));
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("authentic"), "{stderr}");
+    assert!(!stderr.contains(&wrong_key), "the key leaked: {stderr}");
+}
