@@ -14,6 +14,14 @@ pub(crate) fn workspace_root() -> &'static Path {
         .expect("xtask's manifest directory has a parent")
 }
 
+/// Where cargo puts what it builds: `CARGO_TARGET_DIR` when set, else `target/` of the workspace.
+pub(crate) fn target_dir() -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) => workspace_root().join(dir),
+        None => workspace_root().join("target"),
+    }
+}
+
 /// A path relative to the workspace root, for messages (absolute when outside it).
 pub(crate) fn relative(path: &Path) -> PathBuf {
     path.strip_prefix(workspace_root())

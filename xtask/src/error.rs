@@ -29,6 +29,9 @@ pub(crate) enum Error {
     /// The emulator's TLS certificate could not be generated.
     #[error("could not generate the self-signed certificate for Azurite: {0}")]
     Certificate(#[from] rcgen::Error),
+    /// The demo could not run or its app failed.
+    #[error("{0}")]
+    Demo(String),
     /// A step of `cargo xtask test` failed; the summary has been printed already.
     #[error("step `{step}` failed: {source}")]
     Step {

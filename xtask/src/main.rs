@@ -1,11 +1,13 @@
 //! `cargo xtask`: the project's automation, in Rust so it runs wherever cargo does.
 //!
+//! - `cargo xtask demo [FILE]`: the main job, an image stored with no key anywhere;
 //! - `cargo xtask azurite start|stop|status`: the local Azurite blob emulator;
 //! - `cargo xtask test`: fmt, clippy, unit tests, then the Azurite suite, as CI runs them.
 
 mod azurite;
 mod cert;
 mod cmd;
+mod demo;
 mod error;
 mod process;
 mod test;
@@ -20,7 +22,7 @@ use error::Error;
 #[derive(Debug, Parser)]
 #[command(
     name = "cargo xtask",
-    about = "Project automation: Azurite and the test suite."
+    about = "Project automation: the demo, Azurite and the test suite."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -29,6 +31,17 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Store an image in Azurite as an app on an Azure VM would: managed identity, no key.
+    ///
+    /// Starts Azurite over HTTPS with OAuth and a local managed identity endpoint, runs the
+    /// demo app configured only by its environment (account name, no key), and stops both.
+    /// With AZURE_STORAGE_CONNECTION_STRING=UseDevelopmentStorage=true it takes the key path.
+    Demo {
+        /// The file to store (default: the picture in assets/).
+        file: Option<std::path::PathBuf>,
+        #[command(flatten)]
+        ports: Ports,
+    },
     /// Install, start, stop or inspect the local Azurite blob emulator.
     Azurite {
         #[command(subcommand)]
@@ -107,6 +120,7 @@ fn run(command: Command) -> Result<(), Error> {
             AzuriteAction::Stop => azurite::stop(),
             AzuriteAction::Status => azurite::status(),
         },
+        Command::Demo { file, ports } => demo::run(file, ports),
         Command::Test(args) => test::run(&args),
     }
 }

@@ -1,7 +1,8 @@
 //! `cargo xtask test`: everything CI checks, in order, stopping at the first failure.
 //!
 //! fmt, clippy, the unit and wiremock tests of every package but the Azurite suite, then Azurite
-//! (both flavours) and the suite against it. Azurite is stopped afterwards whatever happened:
+//! (both flavours), the suite against it, and the demo (the README's main job) on the same
+//! Azurite. Azurite is stopped afterwards whatever happened:
 //! by the [`RunningAzurite`](crate::azurite::RunningAzurite) guard on an error or a panic, and by
 //! the Ctrl-C handler in `main` on an interruption.
 
@@ -9,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use crate::azurite::{self, Flavour, Ports};
 use crate::cmd;
+use crate::demo;
 use crate::error::Error;
 
 /// Options of `cargo xtask test`.
@@ -22,12 +24,13 @@ pub(crate) struct TestArgs {
 }
 
 /// The steps, in the order they run.
-const STEPS: [&str; 6] = [
+const STEPS: [&str; 7] = [
     "fmt",
     "clippy",
     "unit tests",
     "azurite start",
     "azurite suite",
+    "demo",
     "azurite stop",
 ];
 
@@ -71,13 +74,25 @@ fn run_steps(args: &TestArgs, report: &mut Report) -> Result<(), Error> {
         azurite::start(&Flavour::ALL, args.ports)
     })?;
     let suite = report.step("azurite suite", || {
+        // The suite runs the azblob CLI as a user would: as a separate, built program.
+        cmd::run(&mut cmd::cargo([
+            "build",
+            "-p",
+            "storage-facade",
+            "--bin",
+            "azblob",
+        ]))?;
         let mut command = cmd::cargo(["test", "-p", "azurite-suite"]);
-        command.envs(running.env_vars());
+        command
+            .envs(running.env_vars())
+            .env("AZBLOB_BIN", cmd::target_dir().join("debug/azblob"));
         cmd::run(&mut command)
     });
+    // The README's main job must keep working: run it as a user would, on the same Azurite.
+    let demo = suite.and_then(|()| report.step("demo", || demo::run(None, args.ports)));
     // Stop even when the suite failed; the suite's error is the one to report.
     let stopped = report.step("azurite stop", || running.stop());
-    suite.and(stopped)
+    demo.and(stopped)
 }
 
 /// What each step did and how long it took.
