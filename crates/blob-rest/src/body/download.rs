@@ -5,6 +5,9 @@
 //! computed for a requested range), the MD5 of what arrived. A failed check is the last item
 //! of the stream, an error; a consumer must treat the data as good only when the stream ends
 //! without one. [`BlobStream::collect`] does that.
+//!
+//! When the connection breaks mid-body, the stream asks for the rest (see `resume`) and goes
+//! on yielding chunks as if nothing happened; the checks cover the stitched content as a whole.
 
 use std::fmt;
 use std::pin::Pin;
@@ -13,9 +16,11 @@ use std::task::{Context, Poll};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use bytes::{Bytes, BytesMut};
+use futures_util::future::BoxFuture;
 use futures_util::{Stream, StreamExt};
 use md5::{Digest, Md5};
 
+use super::resume::Resumer;
 use crate::error::{chain, Error};
 
 /// The most bytes [`BlobStream::collect`] reserves up front; beyond that the buffer grows as
@@ -25,27 +30,42 @@ const MAX_PREALLOCATION: u64 = 64 * 1024 * 1024;
 type ChunkStream = Pin<Box<dyn Stream<Item = reqwest::Result<Bytes>> + Send>>;
 
 /// Downloaded content, as a stream of chunks (`Result<Bytes, Error>`).
+///
+/// If the connection breaks mid-body, the rest is asked for again within the client's retry
+/// policy, with `If-Match` on the first response's ETag, and the chunks go on seamlessly.
 pub struct BlobStream {
-    inner: ChunkStream,
+    state: State,
+    /// Asks for the rest after a break; taken while a resume is under way.
+    resumer: Option<Resumer>,
     expected_len: Option<u64>,
+    /// Bytes received since the start of the first response, across resumes.
     received: u64,
     md5: Option<(Md5, [u8; 16])>,
-    finished: bool,
     context: String,
 }
 
+enum State {
+    /// Reading the body of a response.
+    Receiving(ChunkStream),
+    /// Asking for the rest after a break.
+    Resuming(BoxFuture<'static, Result<(Resumer, reqwest::Response), Error>>),
+    Finished,
+}
+
 impl BlobStream {
+    /// The stream of `response`'s body; `expected_md5` is the MD5 of all of it.
     pub(crate) fn new(
         response: reqwest::Response,
         expected_md5: Option<[u8; 16]>,
         context: String,
+        resumer: Resumer,
     ) -> Self {
         Self {
             expected_len: response.content_length(),
-            inner: Box::pin(response.bytes_stream()),
+            state: State::Receiving(Box::pin(response.bytes_stream())),
+            resumer: Some(resumer),
             received: 0,
             md5: expected_md5.map(|m| (Md5::new(), m)),
-            finished: false,
             context,
         }
     }
@@ -70,8 +90,19 @@ impl BlobStream {
         Ok(buffer.freeze())
     }
 
+    /// The error for a body that broke after `self.received` bytes.
+    fn broke(&self, error: reqwest::Error) -> Error {
+        let error = error.without_url();
+        let message = format!(
+            "the download broke after {} bytes: {}",
+            self.received,
+            chain(&error)
+        );
+        Error::transport(message, Some(Box::new(error))).with_context(self.context.clone())
+    }
+
     fn finish(&mut self) -> Option<Error> {
-        self.finished = true;
+        self.state = State::Finished;
         if let Some(expected) = self.expected_len {
             if self.received != expected {
                 return Some(
@@ -111,31 +142,42 @@ impl Stream for BlobStream {
     type Item = Result<Bytes, Error>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        if self.finished {
-            return Poll::Ready(None);
-        }
-        match self.inner.as_mut().poll_next(cx) {
-            Poll::Pending => Poll::Pending,
-            Poll::Ready(Some(Ok(chunk))) => {
-                self.received += chunk.len() as u64;
-                if let Some((hasher, _)) = self.md5.as_mut() {
-                    hasher.update(&chunk);
-                }
-                Poll::Ready(Some(Ok(chunk)))
+        let this = &mut *self;
+        loop {
+            match &mut this.state {
+                State::Finished => return Poll::Ready(None),
+                State::Resuming(resume) => match resume.as_mut().poll(cx) {
+                    Poll::Pending => return Poll::Pending,
+                    Poll::Ready(Ok((resumer, response))) => {
+                        this.resumer = Some(resumer);
+                        this.state = State::Receiving(Box::pin(response.bytes_stream()));
+                    }
+                    Poll::Ready(Err(e)) => {
+                        this.state = State::Finished;
+                        return Poll::Ready(Some(Err(e)));
+                    }
+                },
+                State::Receiving(chunks) => match chunks.as_mut().poll_next(cx) {
+                    Poll::Pending => return Poll::Pending,
+                    Poll::Ready(Some(Ok(chunk))) => {
+                        this.received += chunk.len() as u64;
+                        if let Some((hasher, _)) = this.md5.as_mut() {
+                            hasher.update(&chunk);
+                        }
+                        return Poll::Ready(Some(Ok(chunk)));
+                    }
+                    Poll::Ready(Some(Err(e))) => {
+                        let error = this.broke(e);
+                        let Some(resumer) = this.resumer.take() else {
+                            this.state = State::Finished;
+                            return Poll::Ready(Some(Err(error)));
+                        };
+                        let received = this.received;
+                        this.state = State::Resuming(Box::pin(resumer.resume(received, error)));
+                    }
+                    Poll::Ready(None) => return Poll::Ready(this.finish().map(Err)),
+                },
             }
-            Poll::Ready(Some(Err(e))) => {
-                self.finished = true;
-                let e = e.without_url();
-                let message = format!(
-                    "the download broke after {} bytes: {}",
-                    self.received,
-                    chain(&e)
-                );
-                Poll::Ready(Some(Err(
-                    Error::transport(message, Some(Box::new(e))).with_context(self.context.clone())
-                )))
-            }
-            Poll::Ready(None) => Poll::Ready(self.finish().map(Err)),
         }
     }
 }
@@ -146,6 +188,7 @@ impl fmt::Debug for BlobStream {
             .field("content_length", &self.expected_len)
             .field("received", &self.received)
             .field("md5_checked", &self.md5.is_some())
+            .field("resuming", &matches!(self.state, State::Resuming(_)))
             .finish_non_exhaustive()
     }
 }

@@ -2,10 +2,12 @@
 //!
 //! Uploads take bytes already in memory, which can be sent again on a retry, or a stream of
 //! known length, which is read once: once it has started to be sent it cannot be replayed, so
-//! such a request is not retried after that point. Downloads are [`BlobStream`]s of chunks;
-//! nothing buffers a whole blob unless [`BlobStream::collect`] is asked to.
+//! such a request is not retried after that point. Downloads are [`BlobStream`]s of chunks,
+//! resumed where they broke if the connection fails mid-body; nothing buffers a whole blob
+//! unless [`BlobStream::collect`] is asked to.
 
 mod download;
+mod resume;
 
 use std::fmt;
 use std::io;
@@ -17,6 +19,7 @@ use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
 
 pub use download::BlobStream;
+pub(crate) use resume::Resumer;
 
 use crate::error::BoxError;
 

@@ -8,7 +8,7 @@ use http::header::{CONTENT_TYPE, IF_MATCH, IF_NONE_MATCH};
 use http::{HeaderMap, HeaderName, HeaderValue, Method};
 use md5::{Digest, Md5};
 
-use crate::body::{BlobStream, Body};
+use crate::body::{BlobStream, Body, Resumer};
 use crate::client::ContainerClient;
 use crate::error::Error;
 use crate::models::{
@@ -18,7 +18,7 @@ use crate::models::{
 use crate::names::{
     check_blob_name, check_container_name, check_metadata, check_signed_header_text,
 };
-use crate::pipeline::Request;
+use crate::pipeline::{Pipeline, Request};
 use crate::properties::{blob_properties, content_range, md5, put_blob_response};
 
 /// A client for one blob.
@@ -120,7 +120,13 @@ impl BlobClient {
     /// range is checked when [`GetBlobOptions::check_range_md5`] asked the service for its
     /// MD5. A failed check is the last item of the stream: an [`ErrorKind::Integrity`] error.
     ///
+    /// If the connection breaks mid-body, the stream asks for the missing bytes with
+    /// `If-Match` on the first response's ETag, as often as the retry policy allows, and the
+    /// checks cover all bytes across such resumes. A blob changed in the meantime ends the
+    /// stream with [`ErrorKind::PreconditionFailed`].
+    ///
     /// [`ErrorKind::Integrity`]: crate::ErrorKind::Integrity
+    /// [`ErrorKind::PreconditionFailed`]: crate::ErrorKind::PreconditionFailed
     ///
     /// [Get Blob](https://learn.microsoft.com/rest/api/storageservices/get-blob)
     pub async fn get(&self, options: GetBlobOptions) -> Result<GetBlobResponse, Error> {
@@ -151,7 +157,9 @@ impl BlobClient {
             );
         }
         let request = self.request(OPERATION, Method::GET, headers, None)?;
-        let response = self.container.service.inner.pipeline.send(request).await?;
+        let pipeline = self.pipeline();
+        let mut operation = pipeline.begin(&request);
+        let response = pipeline.send_in(&mut operation, request).await?;
         let headers = response.headers();
         let properties = blob_properties(headers);
         let range = content_range(headers).map(|(first, last, _)| (first, last));
@@ -170,10 +178,11 @@ impl BlobClient {
         } else {
             None
         };
+        let resumer = Resumer::new(self.clone(), operation, headers);
         Ok(GetBlobResponse {
             properties,
             range,
-            body: BlobStream::new(response, expected_md5, context()),
+            body: BlobStream::new(response, expected_md5, context(), resumer),
         })
     }
 
@@ -200,7 +209,12 @@ impl BlobClient {
         Ok(())
     }
 
-    fn context(&self, operation: &str) -> String {
+    pub(crate) fn pipeline(&self) -> &Pipeline {
+        &self.container.service.inner.pipeline
+    }
+
+    /// "Get Blob photos/cat.jpg", the prefix of this blob's errors.
+    pub(crate) fn context(&self, operation: &str) -> String {
         format!(
             "{operation} {}/{}",
             self.container.name.escape_debug(),
@@ -223,7 +237,7 @@ impl BlobClient {
         })
     }
 
-    fn request(
+    pub(crate) fn request(
         &self,
         operation: &'static str,
         method: Method,

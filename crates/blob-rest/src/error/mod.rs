@@ -204,6 +204,14 @@ impl Error {
         Self::new(ErrorKind::Integrity, Detail::Text(message.into()), None)
     }
 
+    pub(crate) fn precondition_failed(message: impl Into<String>) -> Self {
+        Self::new(
+            ErrorKind::PreconditionFailed,
+            Detail::Text(message.into()),
+            None,
+        )
+    }
+
     pub(crate) fn transport(message: impl Into<String>, source: Option<BoxError>) -> Self {
         Self::new(ErrorKind::Transport, Detail::Text(message.into()), source)
     }

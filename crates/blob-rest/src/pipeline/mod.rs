@@ -3,13 +3,15 @@
 //! Each operation gets one `x-ms-client-request-id` and one tracing span (method, operation,
 //! container, blob, attempt). Every attempt is authorized afresh (new `x-ms-date`, a token
 //! asked from the provider). A bearer request refused as unauthenticated (401, or 403
-//! `AuthenticationFailed`) makes the provider drop its token and is tried once more. Retries follow [`RetryPolicy`](crate::RetryPolicy); a body
-//! stream that has started to be sent is not replayed, and the error says so.
+//! `AuthenticationFailed`) makes the provider drop its token and is tried once more. Retries
+//! follow [`RetryPolicy`](crate::RetryPolicy); a body stream that has started to be sent is
+//! not replayed, and the error says so. A download whose body breaks is resumed within the
+//! same [`Operation`] (see `body::resume`), so its requests share the id, span and budget.
 
 mod authorize;
 mod retry;
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
 use tracing::Instrument as _;
@@ -22,7 +24,7 @@ use crate::error::{chain, from_response, Error, ErrorKind, Scrubber};
 use crate::names::check_account_name;
 use crate::options::ClientOptions;
 
-/// One operation to send.
+/// One request to send: an operation, or the resume of a download that broke.
 pub(crate) struct Request {
     /// The operation's name in the REST reference, e.g. "Put Blob".
     pub(crate) operation: &'static str,
@@ -49,6 +51,30 @@ impl Request {
             ),
             None => format!("{} {}", self.operation, self.container),
         }
+    }
+}
+
+/// One operation on its way: its tracing span, its `x-ms-client-request-id` and its retry
+/// budget. A download that resumes continues the operation that started it, so the resume
+/// requests share its id and span and count against its attempts.
+pub(crate) struct Operation {
+    span: tracing::Span,
+    client_request_id: String,
+    /// Attempts made so far.
+    attempts: u32,
+    /// Where the total retry deadline counts from.
+    since: SystemTime,
+}
+
+impl Operation {
+    /// The operation's span (`blob_request`), for events that belong to it.
+    pub(crate) fn span(&self) -> &tracing::Span {
+        &self.span
+    }
+
+    /// Attempts made so far.
+    pub(crate) fn attempts(&self) -> u32 {
+        self.attempts
     }
 }
 
@@ -139,9 +165,8 @@ impl Pipeline {
         })
     }
 
-    /// Sends `request` until it succeeds or the retry policy gives up. Returns the response
-    /// of a successful (2xx) attempt.
-    pub(crate) async fn send(&self, request: Request) -> Result<reqwest::Response, Error> {
+    /// Starts an operation: its client request id, its tracing span and its retry budget.
+    pub(crate) fn begin(&self, request: &Request) -> Operation {
         let client_request_id = (self.options.request_ids)();
         let span = tracing::info_span!(
             "blob_request",
@@ -152,30 +177,68 @@ impl Pipeline {
             client_request_id = %client_request_id,
             attempt = tracing::field::Empty,
         );
+        Operation {
+            span,
+            client_request_id,
+            attempts: 0,
+            since: self.options.clock.now(),
+        }
+    }
+
+    /// Sends `request` as an operation of its own until it succeeds or the retry policy gives
+    /// up. Returns the response of a successful (2xx) attempt.
+    pub(crate) async fn send(&self, request: Request) -> Result<reqwest::Response, Error> {
+        let mut operation = self.begin(&request);
+        self.send_in(&mut operation, request).await
+    }
+
+    /// Sends `request` as part of `operation`: its attempts share the operation's request id
+    /// and span, and count against its retry budget.
+    pub(crate) async fn send_in(
+        &self,
+        operation: &mut Operation,
+        request: Request,
+    ) -> Result<reqwest::Response, Error> {
+        let span = operation.span.clone();
         let context = request.context();
-        self.send_with_retries(request, &client_request_id)
+        self.send_with_retries(operation, &request)
             .instrument(span)
             .await
             .map_err(|e| e.with_context(context))
     }
 
+    /// Waits before resuming a download of `operation` whose body broke with `error`, or
+    /// returns `error` with a note when the retry budget does not allow another attempt.
+    ///
+    /// The broken response was an attempt that failed, so the resume counts against
+    /// `max_attempts` like any retry. The total deadline counts from the break: the time the
+    /// body took to arrive was spent downloading, not retrying.
+    pub(crate) async fn wait_before_resume(
+        &self,
+        operation: &mut Operation,
+        error: Error,
+    ) -> Result<(), Error> {
+        operation.since = self.options.clock.now();
+        let span = operation.span.clone();
+        self.wait_for_retry(operation, error, None)
+            .instrument(span)
+            .await
+    }
+
     async fn send_with_retries(
         &self,
-        request: Request,
-        client_request_id: &str,
+        operation: &mut Operation,
+        request: &Request,
     ) -> Result<reqwest::Response, Error> {
-        let request_id = HeaderValue::from_str(client_request_id).map_err(|_| {
+        let request_id = HeaderValue::from_str(&operation.client_request_id).map_err(|_| {
             Error::config("the client request id generator produced an invalid header value")
         })?;
-        let policy = &self.options.retry;
-        let clock = self.options.clock.as_ref();
-        let started = clock.now();
-        let mut attempt: u32 = 0;
         let mut token_renewed = false;
         loop {
-            attempt += 1;
+            operation.attempts += 1;
+            let attempt = operation.attempts;
             tracing::Span::current().record("attempt", attempt);
-            let failure = match self.attempt(&request, &request_id, attempt).await {
+            let failure = match self.attempt(request, &request_id, attempt).await {
                 Ok(response) => return Ok(response),
                 Err(failure) => failure,
             };
@@ -211,26 +274,46 @@ impl Pipeline {
             if !replayable {
                 return Err(error.with_note(NOT_REPLAYABLE));
             }
-            if attempt >= policy.max_attempts.max(1) {
-                return Err(error.with_note(format!("gave up after {attempt} attempts")));
-            }
-            let wait = requested_wait.unwrap_or_else(|| retry::backoff(policy, attempt));
-            let elapsed = clock.now().duration_since(started).unwrap_or_default();
-            if elapsed.saturating_add(wait) > policy.total_deadline {
-                return Err(error.with_note(format!(
-                    "gave up after {attempt} attempts: waiting {wait:?} more would pass the \
-                     total retry deadline of {:?}",
-                    policy.total_deadline
-                )));
-            }
-            tracing::warn!(
-                attempt,
-                wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
-                error = %error,
-                "attempt failed, retrying"
-            );
-            clock.sleep(wait).await;
+            self.wait_for_retry(operation, error, requested_wait)
+                .await?;
         }
+    }
+
+    /// Waits before the next attempt of `operation`, which failed with `error`: as long as the
+    /// service asked for, else the policy's backoff. Returns `error` with a note instead when
+    /// the attempts are used up or the wait would end past the total deadline.
+    async fn wait_for_retry(
+        &self,
+        operation: &Operation,
+        error: Error,
+        requested_wait: Option<Duration>,
+    ) -> Result<(), Error> {
+        let policy = &self.options.retry;
+        let clock = self.options.clock.as_ref();
+        let attempt = operation.attempts;
+        if attempt >= policy.max_attempts.max(1) {
+            return Err(error.with_note(format!("gave up after {attempt} attempts")));
+        }
+        let wait = requested_wait.unwrap_or_else(|| retry::backoff(policy, attempt));
+        let elapsed = clock
+            .now()
+            .duration_since(operation.since)
+            .unwrap_or_default();
+        if elapsed.saturating_add(wait) > policy.total_deadline {
+            return Err(error.with_note(format!(
+                "gave up after {attempt} attempts: waiting {wait:?} more would pass the \
+                 total retry deadline of {:?}",
+                policy.total_deadline
+            )));
+        }
+        tracing::warn!(
+            attempt,
+            wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
+            error = %error,
+            "attempt failed, retrying"
+        );
+        clock.sleep(wait).await;
+        Ok(())
     }
 
     async fn attempt(
