@@ -37,6 +37,10 @@ impl Clock for SystemClock {
 /// specific wait with `x-ms-retry-after-ms` or `Retry-After`, which is then used as is. The
 /// client gives up after `max_attempts` attempts, or as soon as the next wait would end past
 /// `total_deadline` counted from the first attempt.
+///
+/// A download whose body breaks mid-stream is resumed from the byte where it stopped; each
+/// resume counts as one more attempt of the same operation, and its deadline counts from
+/// the break.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RetryPolicy {
     /// Attempts in all, the first included (at least 1).
