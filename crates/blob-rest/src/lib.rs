@@ -54,13 +54,16 @@ mod options;
 mod pipeline;
 mod properties;
 pub mod signing;
+mod transfer;
 
 pub use auth::{
     AccountKey, BearerToken, Credential, SasToken, SharedKeyCredential, StaticTokenProvider,
     TokenError, TokenProvider,
 };
 pub use body::{BlobStream, Body};
-pub use client::{BlobClient, BlobServiceClient, ContainerClient};
+pub use client::{
+    BlobClient, BlobServiceClient, BlockId, ContainerClient, MAX_BLOCKS, MAX_BLOCK_SIZE,
+};
 pub use endpoint::{Endpoint, PUBLIC_CLOUD_SUFFIX};
 pub use error::{Error, ErrorKind};
 pub use models::{
@@ -68,6 +71,7 @@ pub use models::{
     PutCondition,
 };
 pub use options::{ClientOptions, Clock, RequestIdGenerator, RetryPolicy, SystemClock};
+pub use transfer::{DownloadOptions, Downloaded, TransferProgress, UploadOptions};
 
 /// The `x-ms-version` sent with every request. Azurite 3.35.0 accepts it when started with
 /// `--skipApiVersionCheck`.

@@ -133,6 +133,7 @@ pub(crate) const MAX_RANGE_MD5_LEN: u64 = 4 * 1024 * 1024;
 pub struct GetBlobOptions {
     pub(crate) range: Option<BlobRange>,
     pub(crate) range_md5: bool,
+    pub(crate) if_match: Option<String>,
 }
 
 impl GetBlobOptions {
@@ -163,6 +164,14 @@ impl GetBlobOptions {
     /// downloaded bytes against it. Needs a range of at most 4 MiB.
     pub fn check_range_md5(mut self) -> Self {
         self.range_md5 = true;
+        self
+    }
+
+    /// Read only if the blob's ETag still is `etag` (`If-Match`); otherwise the download
+    /// fails with [`ErrorKind::PreconditionFailed`](crate::ErrorKind::PreconditionFailed).
+    /// Range reads of one blob use it so that they never mix two versions.
+    pub fn if_match(mut self, etag: impl Into<String>) -> Self {
+        self.if_match = Some(etag.into());
         self
     }
 }

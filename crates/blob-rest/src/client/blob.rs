@@ -156,6 +156,9 @@ impl BlobClient {
                 HeaderValue::from_static("true"),
             );
         }
+        if let Some(etag) = &options.if_match {
+            headers.insert(IF_MATCH, self.value(OPERATION, "ETag", etag)?);
+        }
         let request = self.request(OPERATION, Method::GET, headers, None)?;
         let pipeline = self.pipeline();
         let mut operation = pipeline.begin(&request);
@@ -222,13 +225,18 @@ impl BlobClient {
         )
     }
 
-    fn check_names(&self, operation: &str) -> Result<(), Error> {
+    pub(crate) fn check_names(&self, operation: &str) -> Result<(), Error> {
         check_container_name(&self.container.name)
             .and_then(|()| check_blob_name(&self.name))
             .map_err(|e| e.with_context(self.context(operation)))
     }
 
-    fn value(&self, operation: &str, what: &str, value: &str) -> Result<HeaderValue, Error> {
+    pub(crate) fn value(
+        &self,
+        operation: &str,
+        what: &str,
+        value: &str,
+    ) -> Result<HeaderValue, Error> {
         HeaderValue::from_str(value).map_err(|_| {
             Error::invalid_input(format!(
                 "the {what} {value:?} has characters that an HTTP header cannot carry"

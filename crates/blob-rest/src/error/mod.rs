@@ -49,6 +49,8 @@ pub enum ErrorKind {
     Transport,
     /// The client was configured wrongly: endpoint, key, certificates, credential kind.
     Config,
+    /// A local file, reader or writer failed during an upload from it or a download to it.
+    Io,
     /// Anything else, such as an unexpected status code.
     Other,
 }
@@ -214,6 +216,14 @@ impl Error {
 
     pub(crate) fn transport(message: impl Into<String>, source: Option<BoxError>) -> Self {
         Self::new(ErrorKind::Transport, Detail::Text(message.into()), source)
+    }
+
+    pub(crate) fn io(message: impl Into<String>, source: std::io::Error) -> Self {
+        Self::new(
+            ErrorKind::Io,
+            Detail::Text(message.into()),
+            Some(Box::new(source)),
+        )
     }
 
     pub(crate) fn token(source: BoxError) -> Self {
