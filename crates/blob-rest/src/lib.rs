@@ -56,6 +56,10 @@ mod properties;
 pub mod signing;
 mod transfer;
 
+// Public only so that the fuzz targets in `fuzz/` can reach crate-private parsers.
+#[doc(hidden)]
+pub mod fuzzing;
+
 pub use auth::{
     AccountKey, BearerToken, Credential, SasToken, SharedKeyCredential, StaticTokenProvider,
     TokenError, TokenProvider,

@@ -12,7 +12,7 @@ use std::fmt;
 
 use http::StatusCode;
 
-pub(crate) use response::{from_response, Scrubber};
+pub(crate) use response::{from_parts, from_response, Scrubber};
 
 /// Boxed source error.
 pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;

@@ -231,10 +231,23 @@ pub(crate) async fn from_response(
     scrubber: &Scrubber,
 ) -> Error {
     let status = response.status();
-    let header_code = header_text(response.headers(), "x-ms-error-code");
-    let request_id = header_text(response.headers(), "x-ms-request-id");
+    let headers = response.headers().clone();
     let body = read_capped(response).await;
-    let parsed = parse_error_body(&body);
+    from_parts(status, &headers, &body, create_only, scrubber)
+}
+
+/// Builds the error for a failed response from its status, headers and body (of which at
+/// most [`MAX_ERROR_BODY_BYTES`] are read).
+pub(crate) fn from_parts(
+    status: StatusCode,
+    headers: &HeaderMap,
+    body: &[u8],
+    create_only: bool,
+    scrubber: &Scrubber,
+) -> Error {
+    let header_code = header_text(headers, "x-ms-error-code");
+    let request_id = header_text(headers, "x-ms-request-id");
+    let parsed = parse_error_body(&body[..body.len().min(MAX_ERROR_BODY_BYTES)]);
     let code = header_code.or(parsed.code).map(|c| scrubber.scrub(c));
     let kind = classify(
         status,
@@ -247,7 +260,8 @@ pub(crate) async fn from_response(
         code,
         message: parsed.message.map(|m| scrubber.scrub(m)),
         authentication_detail: parsed.authentication_detail.map(|m| scrubber.scrub(m)),
-        request_id,
+        // Echoed headers are server text like the body: a proxy may put anything there.
+        request_id: request_id.map(|r| scrubber.scrub(r)),
         body_excerpt: parsed.excerpt.map(|m| scrubber.scrub(m)),
         kind,
     })
@@ -354,6 +368,42 @@ mod tests {
         assert_eq!(c(400, Some("Md5Mismatch"), false), K::Integrity);
         assert_eq!(c(400, Some("InvalidHeaderValue"), false), K::InvalidInput);
         assert_eq!(c(501, None, false), K::Other);
+    }
+
+    #[test]
+    fn secrets_echoed_in_any_header_or_body_field_are_scrubbed() {
+        // Found by fuzzing: a secret echoed in x-ms-request-id reached the error's text.
+        let secret = "SENTINEL-SIGNATURE+7c1d/9e2f=";
+        let mut scrubber = Scrubber::default();
+        scrubber.add(secret);
+        let mut headers = HeaderMap::new();
+        for name in ["x-ms-error-code", "x-ms-request-id"] {
+            headers.insert(name, format!("a {secret} b").parse().unwrap());
+        }
+        let body = format!(
+            "<Error><Code>c</Code><Message>m {secret}</Message>\
+             <AuthenticationErrorDetail>d {secret}</AuthenticationErrorDetail></Error>"
+        );
+        let error = from_parts(
+            StatusCode::FORBIDDEN,
+            &headers,
+            body.as_bytes(),
+            false,
+            &scrubber,
+        );
+        let shown = format!("{error} {error:?}");
+        assert!(!shown.contains(secret), "{shown}");
+        assert_eq!(error.request_id(), Some("a <redacted> b"));
+        assert_eq!(error.code(), Some("a <redacted> b"));
+        assert_eq!(error.message(), Some("m <redacted>"));
+        let excerpt = from_parts(
+            StatusCode::BAD_GATEWAY,
+            &HeaderMap::new(),
+            format!("<html>{secret}</html>").as_bytes(),
+            false,
+            &scrubber,
+        );
+        assert!(excerpt.to_string().contains("<html><redacted></html>"), "{excerpt}");
     }
 
     #[test]
