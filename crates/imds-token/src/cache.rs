@@ -26,7 +26,7 @@ use arc_swap::ArcSwap;
 
 use crate::clock::Clock;
 use crate::error::Error;
-use crate::token::AccessToken;
+use crate::token::{http_date, AccessToken};
 
 /// Tokens that live longer than this are refreshed at half their lifetime.
 const LONG_LIVED: Duration = Duration::from_secs(2 * 3600);
@@ -238,7 +238,7 @@ impl Entry {
                     Some(token) => {
                         tracing::warn!(
                             error = %error,
-                            expires_on = %httpdate::fmt_http_date(token.expires_on()),
+                            expires_on = %http_date(token.expires_on()),
                             "token refresh failed; the current token is still valid and stays in use"
                         );
                         Ok(token)

@@ -16,7 +16,7 @@ use crate::resource::Resource;
 use crate::retry::RetryPolicy;
 use crate::selector::Selectors;
 use crate::sources::Source;
-use crate::token::{AccessToken, SecretString};
+use crate::token::{http_date, AccessToken, SecretString};
 use crate::transport::{self, Attempt, Target};
 
 const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
@@ -132,7 +132,7 @@ impl Inner {
             Ok(token) => tracing::info!(
                 source = %kind,
                 resource = resource.resource(),
-                expires_on = %httpdate::fmt_http_date(token.expires_on()),
+                expires_on = %http_date(token.expires_on()),
                 "managed identity token obtained"
             ),
             Err(error) => tracing::warn!(

@@ -49,6 +49,10 @@ mod sources;
 mod token;
 mod transport;
 
+// Public only so that the fuzz targets in `fuzz/` can reach crate-private parsers.
+#[doc(hidden)]
+pub mod fuzzing;
+
 pub use chain::SourceChoice;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use environment::Environment;

@@ -309,6 +309,15 @@ mod tests {
     }
 
     #[test]
+    fn an_expiry_past_the_year_9999_is_read_and_can_be_shown() {
+        // Found by fuzzing: showing such a token used to panic (see token::tests).
+        let body = br#"{"access_token":"tok","expires_on":"00000000000000910736404056800551"}"#;
+        let token = parse_token(body, at(0)).unwrap();
+        assert!(token.expires_on() > at(253_402_300_800), "after 9999-12-31");
+        assert!(format!("{token:?}").contains("after the year 9999"));
+    }
+
+    #[test]
     fn unreadable_expiry_is_not_a_token() {
         let cases = [
             (

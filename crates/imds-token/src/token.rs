@@ -2,12 +2,25 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use zeroize::Zeroizing;
 
 /// What `Debug` and `Display` print instead of a secret.
 pub(crate) const REDACTED: &str = "<redacted>";
+
+/// `at` as an HTTP date, for logs and messages. `httpdate` panics for times before 1970 or
+/// after the year 9999, which an identity endpoint's `expires_on` (or a caller of
+/// [`AccessToken::new`]) can ask for: those are named in words instead.
+pub(crate) fn http_date(at: SystemTime) -> String {
+    /// 10000-01-01T00:00:00Z, the first moment an HTTP date cannot express.
+    const YEAR_10000: Duration = Duration::from_secs(253_402_300_800);
+    match at.duration_since(UNIX_EPOCH) {
+        Ok(since) if since < YEAR_10000 => httpdate::fmt_http_date(at),
+        Ok(_) => "after the year 9999".to_owned(),
+        Err(_) => "before 1970".to_owned(),
+    }
+}
 
 /// A bearer token for one resource, with the moment it stops being accepted.
 ///
@@ -58,7 +71,7 @@ impl fmt::Debug for AccessToken {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AccessToken")
             .field("secret", &REDACTED)
-            .field("expires_on", &httpdate::fmt_http_date(self.expires_on))
+            .field("expires_on", &http_date(self.expires_on))
             .finish()
     }
 }
@@ -68,7 +81,7 @@ impl fmt::Display for AccessToken {
         write!(
             f,
             "access token {REDACTED} (expires {})",
-            httpdate::fmt_http_date(self.expires_on)
+            http_date(self.expires_on)
         )
     }
 }
@@ -115,6 +128,28 @@ mod tests {
             token.expires_on(),
             UNIX_EPOCH + Duration::from_secs(1_800_000_000)
         );
+    }
+
+    #[test]
+    fn expiries_no_http_date_can_express_are_shown_in_words() {
+        // Found by fuzzing the token response parser: `"expires_on": "910736404056800551"`
+        // made the token's Debug (and the "token obtained" log line) panic inside httpdate.
+        let far = AccessToken::new(
+            "t",
+            UNIX_EPOCH + Duration::from_secs(910_736_404_056_800_551),
+        );
+        assert_eq!(
+            format!("{far:?} / {far}"),
+            "AccessToken { secret: \"<redacted>\", expires_on: \"after the year 9999\" } / \
+             access token <redacted> (expires after the year 9999)"
+        );
+        let early = AccessToken::new("t", UNIX_EPOCH - Duration::from_secs(1));
+        assert_eq!(
+            early.to_string(),
+            "access token <redacted> (expires before 1970)"
+        );
+        let last = UNIX_EPOCH + Duration::from_secs(253_402_300_799);
+        assert_eq!(http_date(last), "Fri, 31 Dec 9999 23:59:59 GMT");
     }
 
     #[test]

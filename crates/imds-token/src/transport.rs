@@ -15,7 +15,7 @@ use crate::error::{add_sentence, Error, ErrorKind};
 use crate::response::{parse_error, parse_token, BodyProblem, EndpointError};
 use crate::retry::retry_after;
 use crate::sources::SourceKind;
-use crate::token::AccessToken;
+use crate::token::{http_date, AccessToken};
 
 /// The most of an answer we read. A token response is a few KiB; anything longer is not one.
 const MAX_BODY: usize = 64 * 1024;
@@ -127,8 +127,8 @@ fn judge(
                     format!(
                         "{at} answered with a token for {resource} that expired at {} while \
                          this machine's clock says {}: check the clock",
-                        httpdate::fmt_http_date(token.expires_on()),
-                        httpdate::fmt_http_date(received_at)
+                        http_date(token.expires_on()),
+                        http_date(received_at)
                     ),
                 )
                 .with_status(status.as_u16()),

@@ -403,7 +403,10 @@ mod tests {
             false,
             &scrubber,
         );
-        assert!(excerpt.to_string().contains("<html><redacted></html>"), "{excerpt}");
+        assert!(
+            excerpt.to_string().contains("<html><redacted></html>"),
+            "{excerpt}"
+        );
     }
 
     #[test]

@@ -3,7 +3,7 @@
 use std::time::SystemTime;
 
 use crate::error::Error;
-use crate::token::AccessToken;
+use crate::token::{http_date, AccessToken};
 
 #[derive(Debug)]
 pub(crate) struct StaticToken {
@@ -21,7 +21,7 @@ impl StaticToken {
         if self.token.expires_on() <= now {
             return Err(Error::config(format!(
                 "the static token given in code expired at {}; give a fresh one",
-                httpdate::fmt_http_date(self.token.expires_on())
+                http_date(self.token.expires_on())
             )));
         }
         Ok(self.token.clone())
