@@ -53,8 +53,10 @@ mod names;
 mod options;
 mod pipeline;
 mod properties;
+mod sas;
 pub mod signing;
 mod transfer;
+mod xml_body;
 
 // Public only so that the fuzz targets in `fuzz/` can reach crate-private parsers.
 #[doc(hidden)]
@@ -66,7 +68,8 @@ pub use auth::{
 };
 pub use body::{BlobStream, Body};
 pub use client::{
-    BlobClient, BlobServiceClient, BlockId, ContainerClient, MAX_BLOCKS, MAX_BLOCK_SIZE,
+    BlobClient, BlobItem, BlobServiceClient, BlockId, ContainerClient, ListBlobsOptions,
+    ListBlobsPage, MAX_BLOCKS, MAX_BLOCK_SIZE, MAX_LIST_RESULTS,
 };
 pub use endpoint::{Endpoint, PUBLIC_CLOUD_SUFFIX};
 pub use error::{Error, ErrorKind};
@@ -75,6 +78,10 @@ pub use models::{
     PutCondition,
 };
 pub use options::{ClientOptions, Clock, RequestIdGenerator, RetryPolicy, SystemClock};
+pub use sas::{
+    BlobUrl, BlobUrlKind, SasOptions, SasPermissions, UserDelegationKey,
+    MAX_USER_DELEGATION_LIFETIME, SAS_VERSION,
+};
 pub use transfer::{DownloadOptions, Downloaded, TransferProgress, UploadOptions};
 
 /// The `x-ms-version` sent with every request. Azurite 3.35.0 accepts it when started with

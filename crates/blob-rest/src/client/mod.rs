@@ -3,9 +3,12 @@
 mod blob;
 mod block_upload;
 mod container;
+mod list;
 mod service;
+mod urls;
 
 pub use blob::BlobClient;
 pub use block_upload::{BlockId, MAX_BLOCKS, MAX_BLOCK_SIZE};
 pub use container::ContainerClient;
+pub use list::{BlobItem, ListBlobsOptions, ListBlobsPage, MAX_LIST_RESULTS};
 pub use service::BlobServiceClient;

@@ -7,8 +7,9 @@ use crate::auth::Credential;
 use crate::client::ContainerClient;
 use crate::endpoint::Endpoint;
 use crate::error::Error;
-use crate::options::ClientOptions;
+use crate::options::{ClientOptions, Clock};
 use crate::pipeline::Pipeline;
+use crate::sas::DelegationKeyCache;
 
 /// A client for one storage account's Blob service. Cheap to clone; clones share connections.
 #[derive(Clone)]
@@ -19,6 +20,10 @@ pub struct BlobServiceClient {
 pub(crate) struct ServiceInner {
     pub(crate) endpoint: Endpoint,
     pub(crate) pipeline: Pipeline,
+    /// What SAS URLs are signed with (the pipeline authorizes requests with its own copy).
+    pub(crate) credential: Credential,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) delegation_keys: DelegationKeyCache,
 }
 
 impl BlobServiceClient {
@@ -32,9 +37,16 @@ impl BlobServiceClient {
         credential: Credential,
         options: ClientOptions,
     ) -> Result<Self, Error> {
-        let pipeline = Pipeline::new(&endpoint, credential, options)?;
+        let clock = Arc::clone(&options.clock);
+        let pipeline = Pipeline::new(&endpoint, credential.clone(), options)?;
         Ok(Self {
-            inner: Arc::new(ServiceInner { endpoint, pipeline }),
+            inner: Arc::new(ServiceInner {
+                endpoint,
+                pipeline,
+                credential,
+                clock,
+                delegation_keys: DelegationKeyCache::default(),
+            }),
         })
     }
 

@@ -226,6 +226,12 @@ impl Error {
         )
     }
 
+    /// A successful answer whose content is not what the operation returns (a malformed
+    /// listing or key document).
+    pub(crate) fn unexpected(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Other, Detail::Text(message.into()), None)
+    }
+
     pub(crate) fn token(source: BoxError) -> Self {
         Self::new(
             ErrorKind::AuthenticationFailed,
