@@ -240,6 +240,7 @@ pub struct StorageConfig {
     container: Option<String>,
     location: String,
     root_certificates_file: Option<PathBuf>,
+    custom_domain: Option<String>,
     overwrite: bool,
     defaults: SaveDefaults,
 }
@@ -329,6 +330,7 @@ impl StorageConfig {
             container: None,
             location: String::new(),
             root_certificates_file: None,
+            custom_domain: None,
             overwrite: false,
             defaults: SaveDefaults::default(),
         }
@@ -359,6 +361,17 @@ impl StorageConfig {
     pub fn with_root_certificates_file(mut self, pem_file: impl Into<PathBuf>) -> Self {
         self.root_certificates_file = Some(pem_file.into());
         self
+    }
+
+    /// Hands out URLs ([`Storage::url`](crate::Storage::url)) on this domain instead of the
+    /// account endpoint, e.g. a CDN in front of the account: `cdn.example.com`,
+    /// `https://cdn.example.com` or `https://cdn.example.com/media` (a path is kept as a
+    /// prefix). Requests of the storage itself still go to the account endpoint. Plain
+    /// `http://` is accepted for a loopback host only.
+    pub fn with_custom_domain(mut self, domain: &str) -> Result<Self> {
+        let url = crate::url::parse_custom_domain(domain)?;
+        self.custom_domain = Some(url.as_str().to_owned());
+        Ok(self)
     }
 
     /// `false` (the default): a save never replaces a blob; it picks a free name instead.
@@ -423,6 +436,11 @@ impl StorageConfig {
     /// The PEM file of extra trusted root certificates, if any.
     pub fn root_certificates_file(&self) -> Option<&Path> {
         self.root_certificates_file.as_deref()
+    }
+
+    /// The custom domain of handed-out URLs, if one is set (as a URL).
+    pub fn custom_domain(&self) -> Option<&str> {
+        self.custom_domain.as_deref()
     }
 
     /// Whether saves replace existing blobs.

@@ -149,6 +149,7 @@ pub struct SaveOptions {
     pub(crate) cache_control: Option<String>,
     pub(crate) metadata: Vec<(String, String)>,
     pub(crate) overwrite: Option<bool>,
+    pub(crate) if_match: Option<String>,
     pub(crate) progress: Option<ProgressFn>,
 }
 
@@ -183,6 +184,16 @@ impl SaveOptions {
         self
     }
 
+    /// Replace the blob only if its ETag still is `etag` (`If-Match`), as read from
+    /// [`Storage::properties`](crate::Storage::properties) or a listing: an app updates a
+    /// file without losing someone else's change made in between. A changed (or deleted)
+    /// blob fails the save with [`ErrorKind::PreconditionFailed`](crate::ErrorKind::PreconditionFailed);
+    /// the name is never changed. Wins over the overwrite setting.
+    pub fn if_match(mut self, etag: impl Into<String>) -> Self {
+        self.if_match = Some(etag.into());
+        self
+    }
+
     /// Called with the number of bytes read so far in the current attempt.
     pub fn progress(mut self, progress: impl Fn(u64) + Send + Sync + 'static) -> Self {
         self.progress = Some(Arc::new(progress));
@@ -197,6 +208,7 @@ impl fmt::Debug for SaveOptions {
             .field("cache_control", &self.cache_control)
             .field("metadata", &self.metadata)
             .field("overwrite", &self.overwrite)
+            .field("if_match", &self.if_match)
             .field("progress", &self.progress.is_some())
             .finish()
     }

@@ -34,15 +34,21 @@ mod config;
 mod content;
 mod error;
 mod identity;
+mod list;
 mod names;
 mod reader;
 mod rename;
 mod secret;
 mod storage;
+mod url;
 
 pub use config::{Auth, AuthChoice, AuthMethod, StorageConfig};
 pub use content::{Content, ProgressFn, SaveOptions};
 pub use error::{Error, ErrorKind, Result};
 pub use identity::{ManagedIdentityTokenProvider, STORAGE_RESOURCE};
-pub use reader::{BlobReader, Properties};
+pub use list::FileEntry;
+pub use reader::{BlobReader, Properties, ReadOptions};
 pub use storage::Storage;
+pub use url::UrlOptions;
+
+pub use blob_rest::{BlobUrl, BlobUrlKind};

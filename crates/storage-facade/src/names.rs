@@ -54,6 +54,11 @@ pub(crate) fn normalize_location(location: &str) -> Result<String> {
     Ok(normalized)
 }
 
+/// Normalizes a directory path under `location` (rules 1 to 3); empty means the top.
+pub(crate) fn normalize_dir(location: &str, path: &str) -> Result<String> {
+    normalize("directory", path, location)
+}
+
 /// `<location>/<relative>`, or `relative` alone without a location.
 pub(crate) fn join(location: &str, relative: &str) -> String {
     if location.is_empty() {

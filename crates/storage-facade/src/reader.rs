@@ -46,6 +46,26 @@ impl From<blob_rest::BlobProperties> for Properties {
     }
 }
 
+/// Conditions of one read ([`Storage::open_with`](crate::Storage::open_with)).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReadOptions {
+    pub(crate) if_match: Option<String>,
+}
+
+impl ReadOptions {
+    /// No condition.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Read only if the blob's ETag still is `etag` (`If-Match`); otherwise fail with
+    /// [`ErrorKind::PreconditionFailed`](crate::ErrorKind::PreconditionFailed).
+    pub fn if_match(mut self, etag: impl Into<String>) -> Self {
+        self.if_match = Some(etag.into());
+        self
+    }
+}
+
 /// An open blob: its properties, and its content as a stream of `Result<Bytes>` chunks.
 ///
 /// The last item is an error if the content was cut short or does not match the stored MD5:

@@ -15,7 +15,7 @@ use crate::content::{Content, SaveOptions};
 use crate::error::{Error, ErrorKind, Result};
 use crate::identity::ManagedIdentityTokenProvider;
 use crate::names::{self, BlobName, MAX_NAME_CHARS};
-use crate::reader::{BlobReader, Properties};
+use crate::reader::{BlobReader, Properties, ReadOptions};
 use crate::rename::alternative_name;
 
 /// How many names a create-only save tries (the asked-for one and 7 alternatives) before it
@@ -43,6 +43,8 @@ struct Inner {
     defaults: SaveDefaults,
     choice: AuthChoice,
     identity: Option<imds_token::ManagedIdentity>,
+    /// Origin that replaces the endpoint in URLs handed out (a CDN), if any.
+    custom_domain: Option<url::Url>,
     container_checked: tokio::sync::OnceCell<()>,
     rng: Mutex<fastrand::Rng>,
 }
@@ -104,6 +106,10 @@ impl Storage {
             AuthKind::Provider(provider) => Credential::Bearer(Arc::clone(provider)),
             AuthKind::Anonymous => Credential::Anonymous,
         };
+        let custom_domain = config
+            .custom_domain()
+            .map(crate::url::parse_custom_domain)
+            .transpose()?;
         let service = BlobServiceClient::new(endpoint, credential, options)
             .map_err(|e| Error::from_blob("the storage client cannot be set up", e))?;
 
@@ -116,6 +122,7 @@ impl Storage {
                 overwrite: config.overwrite(),
                 choice: config.auth_choice(),
                 identity,
+                custom_domain,
                 container_checked: tokio::sync::OnceCell::new(),
                 rng: Mutex::new(fastrand::Rng::new()),
                 // Last: it consumes the config.
@@ -160,10 +167,10 @@ impl Storage {
     ) -> Result<String> {
         let put_options = self.put_options(&name.relative, &options)?;
         let overwrite = options.overwrite.unwrap_or(self.inner.overwrite);
-        let put_options = put_options.condition(if overwrite {
-            PutCondition::Overwrite
-        } else {
-            PutCondition::IfNotExists
+        let put_options = put_options.condition(match &options.if_match {
+            Some(etag) => PutCondition::IfMatch(etag.clone()),
+            None if overwrite => PutCondition::Overwrite,
+            None => PutCondition::IfNotExists,
         });
         self.ensure_container().await?;
 
@@ -214,13 +221,23 @@ impl Storage {
     /// Opens a blob for streaming reads: its properties at once, its content as a stream of
     /// chunks checked against the stored MD5 at the end.
     pub async fn open(&self, name: &str) -> Result<BlobReader> {
+        self.open_with(name, ReadOptions::new()).await
+    }
+
+    /// [`Storage::open`] with conditions: with [`ReadOptions::if_match`], a blob whose ETag
+    /// changed fails with [`ErrorKind::PreconditionFailed`] instead of being read.
+    pub async fn open_with(&self, name: &str, options: ReadOptions) -> Result<BlobReader> {
         let name = self.resolve(name)?;
         let action = self.action("read", &name.full);
         let span =
             tracing::info_span!("storage_open", container = self.container(), blob = %name.full);
+        let mut get = GetBlobOptions::new();
+        if let Some(etag) = options.if_match {
+            get = get.if_match(etag);
+        }
         let response = self
             .blob(&name.full)
-            .get(GetBlobOptions::new())
+            .get(get)
             .instrument(span)
             .await
             .map_err(|e| Self::not_found_or(&action, e))?;
@@ -230,6 +247,11 @@ impl Storage {
     /// Reads a whole blob into memory (checked against its stored MD5).
     pub async fn read(&self, name: &str) -> Result<Bytes> {
         self.open(name).await?.collect().await
+    }
+
+    /// [`Storage::read`] with conditions, see [`Storage::open_with`].
+    pub async fn read_with(&self, name: &str, options: ReadOptions) -> Result<Bytes> {
+        self.open_with(name, options).await?.collect().await
     }
 
     /// Deletes a blob. A blob that does not exist counts as deleted.
@@ -314,8 +336,18 @@ impl Storage {
         &self.inner.location
     }
 
-    fn resolve(&self, name: &str) -> Result<BlobName> {
+    pub(crate) fn resolve(&self, name: &str) -> Result<BlobName> {
         names::resolve(&self.inner.location, name)
+    }
+
+    /// The blob-rest client of the container.
+    pub(crate) fn container_client(&self) -> &ContainerClient {
+        &self.inner.container
+    }
+
+    /// The origin that replaces the endpoint in URLs handed out, if one is configured.
+    pub(crate) fn custom_domain(&self) -> Option<&url::Url> {
+        self.inner.custom_domain.as_ref()
     }
 
     fn blob(&self, full_name: &str) -> BlobClient {
@@ -432,7 +464,7 @@ impl Storage {
     }
 
     /// A not-found error that says whether the blob or the whole container is missing.
-    fn not_found_or(action: &str, error: blob_rest::Error) -> Error {
+    pub(crate) fn not_found_or(action: &str, error: blob_rest::Error) -> Error {
         if error.code() == Some("ContainerNotFound") {
             let message = format!(
                 "{action}: the container does not exist (the first save creates it, or create \

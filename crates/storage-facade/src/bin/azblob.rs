@@ -1,6 +1,7 @@
-//! `azblob`: put, get, rm and stat blobs in Azure Blob Storage, configured by the same
-//! environment variables as the Azure CLI (see `docs/configuration.md`), and `azblob auth` to
-//! show which authentication that configuration selects and why.
+//! `azblob`: put, get, rm, stat and list blobs in Azure Blob Storage and print shareable URLs
+//! of them, configured by the same environment variables as the Azure CLI (see
+//! `docs/configuration.md`), and `azblob auth` to show which authentication that
+//! configuration selects and why.
 //!
 //! Exit codes: 0 success, 1 the service or the network failed, 2 bad usage or configuration
 //! (clap's own usage errors already exit with 2).
@@ -9,12 +10,13 @@ use std::error::Error as _;
 use std::io::IsTerminal as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Duration;
 
 use base64::Engine as _;
 use clap::{Parser, Subcommand};
 use futures_util::StreamExt as _;
 use indicatif::{ProgressBar, ProgressStyle};
-use storage_facade::{Content, Error, ErrorKind, SaveOptions, Storage, StorageConfig};
+use storage_facade::{Content, Error, ErrorKind, SaveOptions, Storage, StorageConfig, UrlOptions};
 use tokio::io::AsyncWriteExt as _;
 
 /// Transfers smaller than this finish too fast for a progress bar to help.
@@ -31,7 +33,7 @@ certificates, PEM), RUST_LOG (log filter, default warn). `azblob auth` shows the
 
 Exit codes: 0 success, 1 service or network error, 2 bad usage or configuration.";
 
-/// Save, fetch, inspect and delete blobs in Azure Blob Storage.
+/// Save, fetch, inspect, list, share and delete blobs in Azure Blob Storage.
 #[derive(Debug, Parser)]
 #[command(name = "azblob", version, after_help = ENVIRONMENT_HELP)]
 struct Cli {
@@ -82,6 +84,47 @@ enum Command {
         #[arg(value_parser = parse_blob_path)]
         target: BlobPath,
     },
+    /// List the directories and files directly under CONTAINER[/PREFIX].
+    ///
+    /// PREFIX is a directory path (`images/2026`); names are printed relative to it,
+    /// directories with a trailing `/`, sorted by name.
+    Ls {
+        /// What to list: CONTAINER, or CONTAINER/PREFIX.
+        #[arg(value_parser = parse_list_path)]
+        target: ListPath,
+        /// Long format: size in bytes, last modified, content type, name.
+        #[arg(short = 'l', long = "long")]
+        long: bool,
+    },
+    /// Print a URL of CONTAINER/NAME that works without any credential until it expires.
+    ///
+    /// With an account key it is a service SAS; with a managed identity, a user delegation
+    /// SAS (the identity needs a data role such as Storage Blob Data Reader). Read-only unless
+    /// --write is given. A configured SAS token cannot sign URLs: use --public for a public
+    /// container, or configure a key or a managed identity. The blob need not exist (a write
+    /// URL is for uploading it: PUT with the header x-ms-blob-type: BlockBlob).
+    Url {
+        /// The blob: CONTAINER/NAME.
+        #[arg(value_parser = parse_blob_path)]
+        target: BlobPath,
+        /// How long the URL works: a number with s, m, h or d, such as 30m, 12h or 7d (at
+        /// most 7 days).
+        #[arg(long, default_value = "1h", value_parser = parse_lifetime)]
+        expires: Duration,
+        /// Also allow creating or replacing the blob through the URL.
+        #[arg(long)]
+        write: bool,
+        /// Content-Type sent when the blob is downloaded through the URL.
+        #[arg(long)]
+        content_type: Option<String>,
+        /// Content-Disposition sent when the blob is downloaded through the URL, such as
+        /// 'attachment; filename="report.pdf"'.
+        #[arg(long)]
+        content_disposition: Option<String>,
+        /// Print the plain URL, without signature (for containers with public read access).
+        #[arg(long, conflicts_with_all = ["write", "content_type", "content_disposition"])]
+        public: bool,
+    },
     /// Print the account, endpoint and authentication the environment selects, and why.
     #[command(visible_alias = "whoami")]
     Auth,
@@ -102,6 +145,55 @@ fn parse_blob_path(text: &str) -> Result<BlobPath, String> {
         }),
         _ => Err("expected CONTAINER/NAME, such as images/cat.jpg".to_owned()),
     }
+}
+
+/// `CONTAINER[/PREFIX]` from the command line.
+#[derive(Debug, Clone)]
+struct ListPath {
+    container: String,
+    prefix: String,
+}
+
+fn parse_list_path(text: &str) -> Result<ListPath, String> {
+    let (container, prefix) = text.split_once('/').unwrap_or((text, ""));
+    if container.is_empty() {
+        return Err("expected CONTAINER or CONTAINER/PREFIX, such as images/2026".to_owned());
+    }
+    Ok(ListPath {
+        container: container.to_owned(),
+        prefix: prefix.to_owned(),
+    })
+}
+
+/// The longest `--expires` accepted: the service's limit for user delegation SAS, applied
+/// to both kinds so that a link's lifetime does not depend on how the tool is configured.
+const MAX_URL_LIFETIME: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// `30s`, `15m`, `12h`, `7d`: a positive lifetime of at most 7 days.
+fn parse_lifetime(text: &str) -> Result<Duration, String> {
+    let usage = "give a number with s, m, h or d, such as 30m, 12h or 7d";
+    let text = text.trim();
+    // Split before the last character (not byte: the text may be any Unicode).
+    let split = text.char_indices().last().map_or(0, |(i, _)| i);
+    let (number, unit) = text.split_at(split);
+    let seconds_per_unit = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return Err(format!("{text:?} has no unit: {usage}")),
+    };
+    let number: u64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a lifetime: {usage}"))?;
+    let lifetime = Duration::from_secs(number.saturating_mul(seconds_per_unit));
+    if lifetime.is_zero() {
+        return Err(format!("{text:?} is no time at all: {usage}"));
+    }
+    if lifetime > MAX_URL_LIFETIME {
+        return Err(format!("{text:?} is longer than the 7 days a URL may last"));
+    }
+    Ok(lifetime)
 }
 
 fn main() -> ExitCode {
@@ -197,6 +289,34 @@ async fn run(command: Command) -> Result<(), Failure> {
             .delete(&target.name)
             .await?),
         Command::Stat { target } => stat(&target).await,
+        Command::Ls { target, long } => ls(&target, long).await,
+        Command::Url {
+            target,
+            expires,
+            write,
+            content_type,
+            content_disposition,
+            public,
+        } => {
+            let mut options = if public {
+                UrlOptions::public()
+            } else {
+                UrlOptions::expires_in(expires)
+            };
+            if write {
+                options = options.write();
+            }
+            if let Some(value) = content_type {
+                options = options.content_type(value);
+            }
+            if let Some(value) = content_disposition {
+                options = options.content_disposition(value);
+            }
+            let storage = storage(&target.container, false)?;
+            let url = storage.url_with(&target.name, options).await?;
+            println!("{}", url.as_str());
+            Ok(())
+        }
         Command::Auth => auth(),
     }
 }
@@ -368,6 +488,42 @@ async fn stat(target: &BlobPath) -> Result<(), Failure> {
     Ok(())
 }
 
+async fn ls(target: &ListPath, long: bool) -> Result<(), Failure> {
+    let storage = storage(&target.container, false)?;
+    let (dirs, files) = storage.list_dir(&target.prefix).await?;
+    let mut lines: Vec<(String, String)> = dirs
+        .into_iter()
+        .map(|dir| {
+            let line = if long {
+                format!("{:>12}  {:<29}  {:<24}  {dir}/", "-", "-", "-")
+            } else {
+                format!("{dir}/")
+            };
+            (dir, line)
+        })
+        .collect();
+    lines.extend(files.into_iter().map(|file| {
+        let line = if long {
+            format!(
+                "{:>12}  {:<29}  {:<24}  {}",
+                file.size,
+                file.last_modified
+                    .map_or_else(|| "-".to_owned(), httpdate::fmt_http_date),
+                file.content_type.as_deref().unwrap_or("-"),
+                file.name
+            )
+        } else {
+            file.name.clone()
+        };
+        (file.name, line)
+    }));
+    lines.sort();
+    for (_, line) in lines {
+        println!("{line}");
+    }
+    Ok(())
+}
+
 /// Prints the configuration the environment selects; sends no request to storage.
 fn auth() -> Result<(), Failure> {
     let config = StorageConfig::from_env()?;
@@ -414,4 +570,45 @@ fn progress_bar(total: u64) -> Option<ProgressBar> {
     .unwrap_or_else(|_| ProgressStyle::default_bar());
     bar.set_style(style);
     Some(bar)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lifetimes_are_positive_and_at_most_seven_days() {
+        assert_eq!(parse_lifetime("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_lifetime(" 15m "), Ok(Duration::from_secs(900)));
+        assert_eq!(parse_lifetime("12h"), Ok(Duration::from_secs(43_200)));
+        assert_eq!(parse_lifetime("7d"), Ok(MAX_URL_LIFETIME));
+        for (bad, why) in [
+            ("8d", "longer than the 7 days"),
+            ("0h", "no time at all"),
+            ("10", "no unit"),
+            ("", "no unit"),
+            ("5é", "no unit"),
+            ("xh", "not a lifetime"),
+            ("-1h", "not a lifetime"),
+            ("99999999999999999999d", "not a lifetime"),
+        ] {
+            let err = parse_lifetime(bad).unwrap_err();
+            assert!(err.contains(why), "{bad:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn list_paths_take_an_optional_prefix() {
+        let path = parse_list_path("images").unwrap();
+        assert_eq!(
+            (path.container.as_str(), path.prefix.as_str()),
+            ("images", "")
+        );
+        let path = parse_list_path("images/2026/cats").unwrap();
+        assert_eq!(
+            (path.container.as_str(), path.prefix.as_str()),
+            ("images", "2026/cats")
+        );
+        assert!(parse_list_path("/x").is_err());
+    }
 }
