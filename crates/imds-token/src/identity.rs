@@ -152,8 +152,8 @@ impl Inner {
         remaining: Duration,
         target: Target<'_>,
     ) -> Attempt {
-        let request = match self.source.request(&self.http, resource).await {
-            Ok(request) => request,
+        let (request, secrets) = match self.source.request(&self.http, resource).await {
+            Ok(sent) => sent,
             Err(error) => return Attempt::Fail(error),
         };
         let timeout = self
@@ -161,8 +161,10 @@ impl Inner {
             .min(remaining)
             .max(Duration::from_millis(1));
         let asked_at = self.clock.now();
-        let outcome =
-            transport::send(request, timeout, target, asked_at, || self.clock.now()).await;
+        let outcome = transport::send(request, &secrets, timeout, target, asked_at, || {
+            self.clock.now()
+        })
+        .await;
         match &outcome {
             Attempt::Token(_) => tracing::debug!("answered with a token"),
             Attempt::Retry { error, .. } => {

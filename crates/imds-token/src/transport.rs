@@ -6,6 +6,7 @@
 //! connect timeout is short so that off Azure the answer "no managed identity here" comes in
 //! about a second instead of after the operating system's minutes-long SYN retries.
 
+use std::fmt;
 use std::time::{Duration, SystemTime};
 
 use reqwest::StatusCode;
@@ -15,7 +16,7 @@ use crate::error::{add_sentence, Error, ErrorKind};
 use crate::response::{parse_error, parse_token, BodyProblem, EndpointError};
 use crate::retry::retry_after;
 use crate::sources::SourceKind;
-use crate::token::{http_date, AccessToken};
+use crate::token::{http_date, AccessToken, REDACTED};
 
 /// The most of an answer we read. A token response is a few KiB; anything longer is not one.
 const MAX_BODY: usize = 64 * 1024;
@@ -31,6 +32,40 @@ pub(crate) fn client(connect_timeout: Duration) -> Result<reqwest::Client, Error
         .map_err(|error| {
             Error::config(format!("cannot set up the HTTP client: {error}")).with_source(error)
         })
+}
+
+/// The secrets one request carries: App Service's identity header, a workload identity
+/// assertion. An endpoint may echo its request in a refusal (or in a field of a broken token
+/// response); these are taken out of whatever text of the answer goes into an error.
+#[derive(Default)]
+pub(crate) struct RequestSecrets(Vec<Zeroizing<String>>);
+
+impl RequestSecrets {
+    /// Shortest secret that is taken out; shorter strings would blank out ordinary words.
+    const MIN_LEN: usize = 8;
+
+    pub(crate) fn add(&mut self, secret: &str) {
+        let secret = secret.trim();
+        if secret.len() >= Self::MIN_LEN {
+            self.0.push(Zeroizing::new(secret.to_owned()));
+        }
+    }
+
+    fn scrub(&self, text: String) -> String {
+        let mut text = text;
+        for secret in &self.0 {
+            if text.contains(secret.as_str()) {
+                text = text.replace(secret.as_str(), REDACTED);
+            }
+        }
+        text
+    }
+}
+
+impl fmt::Debug for RequestSecrets {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "RequestSecrets({} secrets)", self.0.len())
+    }
 }
 
 /// What one attempt came to.
@@ -65,10 +100,11 @@ impl Target<'_> {
     }
 }
 
-/// Sends one request, waiting at most `timeout` for the whole answer. `asked_at` and
-/// `received_at` come from the caller's clock.
+/// Sends one request, waiting at most `timeout` for the whole answer. `secrets` are those the
+/// request carries; `asked_at` and `received_at` come from the caller's clock.
 pub(crate) async fn send(
     request: reqwest::RequestBuilder,
+    secrets: &RequestSecrets,
     timeout: Duration,
     target: Target<'_>,
     asked_at: SystemTime,
@@ -104,7 +140,15 @@ pub(crate) async fn send(
             Err(error) => return transport_failure(error, timeout, target),
         }
     }
-    judge(status, &body, retry_after, target, asked_at, received_at())
+    judge(
+        status,
+        &body,
+        retry_after,
+        target,
+        secrets,
+        asked_at,
+        received_at(),
+    )
 }
 
 /// Judges a complete answer.
@@ -113,6 +157,7 @@ fn judge(
     body: &[u8],
     retry_after: Option<Duration>,
     target: Target<'_>,
+    secrets: &RequestSecrets,
     asked_at: SystemTime,
     received_at: SystemTime,
 ) -> Attempt {
@@ -138,7 +183,8 @@ fn judge(
                 Error::new(
                     ErrorKind::InvalidResponse,
                     format!(
-                        "{at} answered {status} for {resource} but not with a usable token: {why}"
+                        "{at} answered {status} for {resource} but not with a usable token: {}",
+                        secrets.scrub(why)
                     ),
                 )
                 .with_status(status.as_u16()),
@@ -147,7 +193,7 @@ fn judge(
         // IMDS answers 404 while its identity service is starting; after the retries it means
         // nothing serves tokens there.
         404 => Attempt::Retry {
-            error: answered(ErrorKind::NoIdentity, status, body, target),
+            error: answered(ErrorKind::NoIdentity, status, body, target, secrets),
             retry_after,
             gone: false,
         },
@@ -161,22 +207,31 @@ fn judge(
             }
         }
         410 | 429 | 500..=599 => Attempt::Retry {
-            error: answered(ErrorKind::Unavailable, status, body, target),
+            error: answered(ErrorKind::Unavailable, status, body, target, secrets),
             retry_after,
             gone: status == StatusCode::GONE,
         },
         _ => match parse_error(body) {
-            Some(_) => Attempt::Fail(answered(ErrorKind::Refused, status, body, target)),
+            Some(_) => Attempt::Fail(answered(ErrorKind::Refused, status, body, target, secrets)),
             None => Attempt::Fail(not_an_identity_endpoint(status, body, &at)),
         },
     }
 }
 
-/// An error for an answer with a status, carrying the endpoint's own words when it sent JSON.
-fn answered(kind: ErrorKind, status: StatusCode, body: &[u8], target: Target<'_>) -> Error {
+/// An error for an answer with a status, carrying the endpoint's own words when it sent JSON
+/// (without the request's secrets, should it echo them).
+fn answered(
+    kind: ErrorKind,
+    status: StatusCode,
+    body: &[u8],
+    target: Target<'_>,
+    secrets: &RequestSecrets,
+) -> Error {
     let at = target.at();
     let resource = target.resource;
-    let said = parse_error(body).unwrap_or_default();
+    let mut said = parse_error(body).unwrap_or_default();
+    said.error = said.error.map(|text| secrets.scrub(text));
+    said.description = said.description.map(|text| secrets.scrub(text));
     let words = match (&said.error, &said.description) {
         (Some(error), Some(description)) => format!(": {error}: {description}"),
         (Some(only), None) | (None, Some(only)) => format!(": {only}"),
@@ -272,5 +327,57 @@ fn transport_failure(error: reqwest::Error, timeout: Duration, target: Target<'_
         error: Error::new(kind, message).with_source(error),
         retry_after: None,
         gone: false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_an_endpoint_echoes_are_taken_out_of_errors() {
+        let mut secrets = RequestSecrets::default();
+        secrets.add("header-secret-91c2");
+        secrets.add("short");
+        let target = Target {
+            kind: SourceKind::AppService,
+            endpoint: "http://127.0.0.1:9/msi/token",
+            resource: "https://storage.azure.com",
+            connect_timeout: Duration::from_secs(1),
+        };
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let judged = |status: StatusCode, body: &[u8]| match judge(
+            status, body, None, target, &secrets, now, now,
+        ) {
+            Attempt::Fail(error) | Attempt::Retry { error, .. } => error,
+            Attempt::Token(_) => panic!("not a token answer"),
+        };
+
+        // A refusal quoting the request's identity header, in both fields.
+        let error = judged(
+            StatusCode::BAD_REQUEST,
+            br#"{"error":"bad header-secret-91c2","message":"X-IDENTITY-HEADER header-secret-91c2 short"}"#,
+        );
+        assert_eq!(error.endpoint_error(), Some("bad <redacted>"));
+        assert_eq!(
+            error.error_description(),
+            Some("X-IDENTITY-HEADER <redacted> short"),
+            "secrets shorter than 8 characters are left alone"
+        );
+        // The same as a retried 500, and in a field of a broken token response.
+        let error = judged(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            br#"{"error":"header-secret-91c2"}"#,
+        );
+        assert_eq!(error.endpoint_error(), Some("<redacted>"));
+        let error = judged(
+            StatusCode::OK,
+            br#"{"access_token":"t","expires_in":"header-secret-91c2"}"#,
+        );
+        for shown in [error.to_string(), format!("{error:?}")] {
+            assert!(!shown.contains("header-secret"), "{shown}");
+            assert!(shown.contains("<redacted>"), "{shown}");
+        }
+        assert_eq!(format!("{secrets:?}"), "RequestSecrets(1 secrets)");
     }
 }

@@ -14,6 +14,7 @@ use crate::error::Error;
 use crate::resource::Resource;
 use crate::selector::UserAssignedId;
 use crate::token::SecretString;
+use crate::transport::RequestSecrets;
 
 const API_VERSION: &str = "2019-08-01";
 
@@ -59,7 +60,7 @@ impl AppService {
         &self,
         http: &reqwest::Client,
         resource: Resource<'_>,
-    ) -> reqwest::RequestBuilder {
+    ) -> (reqwest::RequestBuilder, RequestSecrets) {
         let mut url = self.token_url.clone();
         {
             let mut query = url.query_pairs_mut();
@@ -74,6 +75,8 @@ impl AppService {
         let mut header = HeaderValue::from_str(self.identity_header.expose())
             .unwrap_or_else(|_| HeaderValue::from_static(""));
         header.set_sensitive(true);
-        http.get(url).header("X-IDENTITY-HEADER", header)
+        let mut secrets = RequestSecrets::default();
+        secrets.add(self.identity_header.expose());
+        (http.get(url).header("X-IDENTITY-HEADER", header), secrets)
     }
 }

@@ -20,6 +20,7 @@ pub(crate) use workload_identity::WorkloadIdentity;
 
 use crate::error::Error;
 use crate::resource::Resource;
+use crate::transport::RequestSecrets;
 
 /// Which kind of source a [`ManagedIdentity`](crate::ManagedIdentity) uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -90,9 +91,9 @@ impl Source {
         &self,
         http: &reqwest::Client,
         resource: Resource<'_>,
-    ) -> Result<reqwest::RequestBuilder, Error> {
+    ) -> Result<(reqwest::RequestBuilder, RequestSecrets), Error> {
         match self {
-            Self::Imds(imds) => Ok(imds.request(http, resource)),
+            Self::Imds(imds) => Ok((imds.request(http, resource), RequestSecrets::default())),
             Self::AppService(app_service) => Ok(app_service.request(http, resource)),
             Self::WorkloadIdentity(workload) => workload.request(http, resource).await,
             Self::Static(_) => Err(Error::config(

@@ -18,6 +18,7 @@ use zeroize::Zeroizing;
 use super::{endpoint_url, without_query};
 use crate::error::Error;
 use crate::resource::Resource;
+use crate::transport::RequestSecrets;
 
 /// The public cloud's authority, used when `AZURE_AUTHORITY_HOST` is not set.
 pub(crate) const DEFAULT_AUTHORITY_HOST: &str = "https://login.microsoftonline.com/";
@@ -92,8 +93,10 @@ impl WorkloadIdentity {
         &self,
         http: &reqwest::Client,
         resource: Resource<'_>,
-    ) -> Result<reqwest::RequestBuilder, Error> {
+    ) -> Result<(reqwest::RequestBuilder, RequestSecrets), Error> {
         let assertion = self.read_assertion().await?;
+        let mut secrets = RequestSecrets::default();
+        secrets.add(&assertion);
         let body = Zeroizing::new(
             url::form_urlencoded::Serializer::new(String::new())
                 .append_pair("client_assertion", assertion.trim())
@@ -105,13 +108,14 @@ impl WorkloadIdentity {
         );
         // NOTE (2026-12): reqwest takes the body as its own bytes, which are not zeroized
         // after sending; our copies (file contents, form) are.
-        Ok(http
+        let request = http
             .post(self.token_url.clone())
             .header(
                 CONTENT_TYPE,
                 HeaderValue::from_static("application/x-www-form-urlencoded"),
             )
-            .body(body.as_bytes().to_vec()))
+            .body(body.as_bytes().to_vec());
+        Ok((request, secrets))
     }
 
     async fn read_assertion(&self) -> Result<Zeroizing<String>, Error> {
