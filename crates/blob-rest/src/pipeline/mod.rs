@@ -372,11 +372,14 @@ impl Pipeline {
         tracing::debug!(
             attempt,
             status = status.as_u16(),
-            request_id = response
-                .headers()
-                .get("x-ms-request-id")
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or_default(),
+            // Server text, which may echo the request (a SAS in the URL) back.
+            request_id = %scrubber.scrub(
+                response
+                    .headers()
+                    .get("x-ms-request-id")
+                    .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+                    .unwrap_or_default()
+            ),
             "response"
         );
         if status.is_success() {
