@@ -40,7 +40,14 @@ impl ContainerClient {
                     .delegation_keys
                     .key_for(&self.service, start, expiry)
                     .await
-                    .map_err(|e| e.with_context(context()))?;
+                    .map_err(|e| {
+                        // The key request's own context ("Get User Delegation Key ...") stays.
+                        e.with_note(format!(
+                            "needed for a SAS URL of {}/{}",
+                            self.name,
+                            blob.escape_debug()
+                        ))
+                    })?;
                 (
                     sign_user_delegation_sas(&fields, &key),
                     BlobUrlKind::UserDelegationSas,

@@ -315,25 +315,30 @@ impl DelegationKeyCache {
         expiry: SystemTime,
     ) -> Result<Arc<UserDelegationKey>, Error> {
         let now = service.inner.clock.now();
-        let latest = now + MAX_USER_DELEGATION_LIFETIME;
+        // Past the year 9999 the formatting of the times fails with a clear error anyway.
+        let latest = now.checked_add(MAX_USER_DELEGATION_LIFETIME).unwrap_or(now);
         if expiry > latest {
             return Err(Error::invalid_input(
                 "a user delegation SAS can be valid for at most 7 days from now (the longest \
                  a user delegation key lasts): ask for a shorter lifetime",
-            ));
+            )
+            .with_context("sign a user delegation SAS".to_owned()));
         }
         let sas_start = start.unwrap_or(now);
-        let key_start = sas_start.min(now - CLOCK_SKEW);
+        let key_start = sas_start.min(now.checked_sub(CLOCK_SKEW).unwrap_or(now));
         if now.duration_since(key_start).unwrap_or_default() > MAX_USER_DELEGATION_LIFETIME {
             return Err(Error::invalid_input(
                 "a user delegation SAS cannot start more than 7 days ago",
-            ));
+            )
+            .with_context("sign a user delegation SAS".to_owned()));
         }
         let mut slot = self.slot.lock().await;
         if let Some(key) = slot.as_ref().filter(|k| k.covers(sas_start, expiry, now)) {
             return Ok(Arc::clone(key));
         }
-        let key_expiry = expiry.max(now + DEFAULT_KEY_LIFETIME).min(latest);
+        let key_expiry = expiry
+            .max(now.checked_add(DEFAULT_KEY_LIFETIME).unwrap_or(now))
+            .min(latest);
         let key = Arc::new(
             service
                 .get_user_delegation_key(key_start, key_expiry)
