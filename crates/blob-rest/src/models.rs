@@ -82,6 +82,11 @@ impl PutBlobOptions {
         self.condition = condition;
         self
     }
+
+    /// The overwrite condition these options carry.
+    pub fn condition_in_use(&self) -> &PutCondition {
+        &self.condition
+    }
 }
 
 /// What Put Blob returns.

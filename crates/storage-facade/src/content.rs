@@ -13,6 +13,7 @@ use futures_util::stream::BoxStream;
 use futures_util::{Stream, StreamExt, TryStreamExt};
 
 use crate::error::{Error, Result};
+use crate::transfer::TransferOptions;
 
 /// Reports how many bytes of the current upload attempt have been read so far.
 pub type ProgressFn = Arc<dyn Fn(u64) + Send + Sync>;
@@ -57,6 +58,25 @@ impl Content {
         }
     }
 
+    /// What one upload attempt sends: a file, or a stream longer than `threshold`, goes up in
+    /// blocks; anything else as one body. `None` when a one-shot stream was already used.
+    pub(crate) async fn upload(
+        &mut self,
+        progress: Option<&ProgressFn>,
+        threshold: u64,
+    ) -> Result<Option<Upload>> {
+        match &mut self.kind {
+            Kind::File(path) => return Ok(Some(Upload::File(path.clone()))),
+            Kind::Stream(slot) if slot.as_ref().is_some_and(|(len, _)| *len > threshold) => {
+                if let Some((_, stream)) = slot.take() {
+                    return Ok(Some(Upload::Stream(stream)));
+                }
+            }
+            Kind::Bytes(_) | Kind::Stream(_) => {}
+        }
+        Ok(self.body(progress).await?.map(Upload::Body))
+    }
+
     /// The body for one upload attempt, or `None` when a one-shot stream was already used.
     pub(crate) async fn body(&mut self, progress: Option<&ProgressFn>) -> Result<Option<Body>> {
         let (len, stream): (u64, ByteStream) = match &mut self.kind {
@@ -96,6 +116,16 @@ impl Content {
         };
         Ok(Some(Body::stream(len, stream)))
     }
+}
+
+/// What one upload attempt of a save sends.
+pub(crate) enum Upload {
+    /// One Put Blob.
+    Body(Body),
+    /// A file, read in blocks (or in one Put Blob if small).
+    File(PathBuf),
+    /// A caller's stream too long for one Put Blob.
+    Stream(ByteStream),
 }
 
 impl From<Bytes> for Content {
@@ -149,6 +179,7 @@ pub struct SaveOptions {
     pub(crate) cache_control: Option<String>,
     pub(crate) metadata: Vec<(String, String)>,
     pub(crate) overwrite: Option<bool>,
+    pub(crate) transfer: TransferOptions,
     pub(crate) if_match: Option<String>,
     pub(crate) progress: Option<ProgressFn>,
 }
@@ -194,7 +225,14 @@ impl SaveOptions {
         self
     }
 
-    /// Called with the number of bytes read so far in the current attempt.
+    /// Block size, parallelism and the size from which the content goes up in blocks.
+    pub fn transfer(mut self, transfer: TransferOptions) -> Self {
+        self.transfer = transfer;
+        self
+    }
+
+    /// Called with the number of bytes sent so far in the current attempt (for content that
+    /// goes up in blocks: acknowledged by the service).
     pub fn progress(mut self, progress: impl Fn(u64) + Send + Sync + 'static) -> Self {
         self.progress = Some(Arc::new(progress));
         self
@@ -209,6 +247,7 @@ impl fmt::Debug for SaveOptions {
             .field("metadata", &self.metadata)
             .field("overwrite", &self.overwrite)
             .field("if_match", &self.if_match)
+            .field("transfer", &self.transfer)
             .field("progress", &self.progress.is_some())
             .finish()
     }

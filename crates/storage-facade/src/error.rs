@@ -116,6 +116,7 @@ impl Error {
             Blob::Integrity => ErrorKind::Integrity,
             Blob::Transport => ErrorKind::Transport,
             Blob::Config => ErrorKind::Config,
+            Blob::Io => ErrorKind::Io,
             _ => ErrorKind::Other,
         };
         let mut message = format!("{action}: {error}");

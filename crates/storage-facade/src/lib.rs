@@ -40,6 +40,7 @@ mod reader;
 mod rename;
 mod secret;
 mod storage;
+mod transfer;
 mod url;
 
 pub use config::{Auth, AuthChoice, AuthMethod, StorageConfig};
@@ -49,6 +50,7 @@ pub use identity::{ManagedIdentityTokenProvider, STORAGE_RESOURCE};
 pub use list::FileEntry;
 pub use reader::{BlobReader, Properties, ReadOptions};
 pub use storage::Storage;
+pub use transfer::{DownloadOptions, TransferOptions};
 pub use url::UrlOptions;
 
 pub use blob_rest::{BlobUrl, BlobUrlKind};

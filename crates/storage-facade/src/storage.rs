@@ -17,6 +17,7 @@ use crate::identity::ManagedIdentityTokenProvider;
 use crate::names::{self, BlobName, MAX_NAME_CHARS};
 use crate::reader::{BlobReader, Properties, ReadOptions};
 use crate::rename::alternative_name;
+use crate::transfer::Attempt;
 
 /// How many names a create-only save tries (the asked-for one and 7 alternatives) before it
 /// gives up: with 7 random characters a second collision means something is wrong.
@@ -177,7 +178,8 @@ impl Storage {
         let mut candidate = name.clone();
         for attempt in 1..=MAX_SAVE_ATTEMPTS {
             let action = self.action("save", &candidate.full);
-            let Some(body) = content.body(options.progress.as_ref()).await? else {
+            let threshold = options.transfer.single_put_threshold;
+            let Some(upload) = content.upload(options.progress.as_ref(), threshold).await? else {
                 return Err(Error::new(
                     ErrorKind::AlreadyExists,
                     format!(
@@ -188,12 +190,12 @@ impl Storage {
                     ),
                 ));
             };
+            let put = put_options.clone();
             match self
-                .blob(&candidate.full)
-                .put(body, put_options.clone())
-                .await
+                .put_content(&candidate.full, upload, put, &options)
+                .await?
             {
-                Ok(_) => {
+                Attempt::Stored => {
                     tracing::debug!(stored = %candidate.full, attempt, "saved");
                     return Ok(candidate.relative);
                 }
@@ -201,11 +203,11 @@ impl Storage {
                 // response was lost, the blob it finds may be our own write; we then store a
                 // second copy under another name. Comparing the stored MD5 with the content's
                 // would tell the two apart for in-memory content.
-                Err(error) if error.kind() == blob_rest::ErrorKind::AlreadyExists => {
+                Attempt::NameTaken => {
                     tracing::info!(taken = %candidate.full, attempt, "name taken, trying another");
                     candidate = self.alternative(&name)?;
                 }
-                Err(error) => return Err(Error::from_blob(&action, error)),
+                Attempt::Failed(error) => return Err(Error::from_blob(&action, error)),
             }
         }
         Err(Error::new(
@@ -350,11 +352,11 @@ impl Storage {
         self.inner.custom_domain.as_ref()
     }
 
-    fn blob(&self, full_name: &str) -> BlobClient {
+    pub(crate) fn blob(&self, full_name: &str) -> BlobClient {
         self.inner.container.blob(full_name)
     }
 
-    fn action(&self, verb: &str, full_name: &str) -> String {
+    pub(crate) fn action(&self, verb: &str, full_name: &str) -> String {
         format!(
             "cannot {verb} {} in container {}",
             crate::config::quote(full_name),

@@ -17,6 +17,7 @@ use clap::{Parser, Subcommand};
 use futures_util::StreamExt as _;
 use indicatif::{ProgressBar, ProgressStyle};
 use storage_facade::{Content, Error, ErrorKind, SaveOptions, Storage, StorageConfig, UrlOptions};
+use storage_facade::{DownloadOptions, TransferOptions};
 use tokio::io::AsyncWriteExt as _;
 
 /// Transfers smaller than this finish too fast for a progress bar to help.
@@ -59,6 +60,8 @@ enum Command {
         /// Replace an existing blob of that name.
         #[arg(long)]
         overwrite: bool,
+        #[command(flatten)]
+        transfer: TransferArgs,
     },
     /// Download CONTAINER/NAME to FILE, or to standard output with `-`.
     ///
@@ -71,6 +74,12 @@ enum Command {
         source: BlobPath,
         /// Where to write it: a file, a directory, or `-` for standard output.
         file: Option<PathBuf>,
+        /// Go on from the partial file an earlier interrupted `get --resume` of the same blob
+        /// kept, instead of starting over; the whole file is checked against the blob's MD5.
+        #[arg(long)]
+        resume: bool,
+        #[command(flatten)]
+        transfer: TransferArgs,
     },
     /// Delete CONTAINER/NAME (a blob that does not exist counts as deleted).
     Rm {
@@ -128,6 +137,27 @@ enum Command {
     /// Print the account, endpoint and authentication the environment selects, and why.
     #[command(visible_alias = "whoami")]
     Auth,
+}
+
+/// How big files move: in blocks (uploads) or ranges (downloads), several at once.
+#[derive(Debug, Clone, clap::Args)]
+struct TransferArgs {
+    /// Size of each block or range, in MiB; memory use is about this times --parallel.
+    #[arg(long, value_name = "MIB", default_value_t = 8, value_parser = clap::value_parser!(u64).range(1..=4000))]
+    block_size: u64,
+    /// Blocks or ranges moved at once.
+    #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..=64))]
+    parallel: u64,
+}
+
+impl TransferArgs {
+    fn options(&self) -> TransferOptions {
+        let block_size = self.block_size * 1024 * 1024;
+        TransferOptions::new()
+            .block_size(block_size)
+            .single_put_threshold(block_size)
+            .max_in_flight(usize::try_from(self.parallel).unwrap_or(4))
+    }
 }
 
 /// `CONTAINER/NAME` from the command line.
@@ -283,8 +313,14 @@ async fn run(command: Command) -> Result<(), Failure> {
             target,
             content_type,
             overwrite,
-        } => put(&file, &target, content_type, overwrite).await,
-        Command::Get { source, file } => get(&source, file.as_deref()).await,
+            transfer,
+        } => put(&file, &target, content_type, overwrite, &transfer).await,
+        Command::Get {
+            source,
+            file,
+            resume,
+            transfer,
+        } => get(&source, file.as_deref(), resume, &transfer).await,
         Command::Rm { target } => Ok(storage(&target.container, false)?
             .delete(&target.name)
             .await?),
@@ -333,6 +369,7 @@ async fn put(
     target: &BlobPath,
     content_type: Option<String>,
     overwrite: bool,
+    transfer: &TransferArgs,
 ) -> Result<(), Failure> {
     let metadata = std::fs::metadata(file)
         .map_err(|error| Failure::usage(format!("cannot read {}: {error}", file.display())))?;
@@ -344,18 +381,25 @@ async fn put(
     }
     let storage = storage(&target.container, overwrite)?;
     let bar = progress_bar(metadata.len());
-    let mut options = SaveOptions::new();
+    let mut options = SaveOptions::new().transfer(transfer.options());
     if let Some(content_type) = content_type {
         options = options.content_type(content_type);
     }
     if let Some(bar) = bar.clone() {
         options = options.progress(move |sent| bar.set_position(sent));
     }
+    let started = std::time::Instant::now();
     let result = storage
         .save_with(&target.name, Content::file(file), options)
         .await;
     if let Some(bar) = bar {
         bar.finish_and_clear();
+        if result.is_ok() {
+            eprintln!(
+                "azblob: sent {}",
+                throughput(metadata.len(), started.elapsed())
+            );
+        }
     }
     let stored = result?;
     let asked = storage.blob_name(&target.name)?;
@@ -366,7 +410,12 @@ async fn put(
     Ok(())
 }
 
-async fn get(source: &BlobPath, file: Option<&Path>) -> Result<(), Failure> {
+async fn get(
+    source: &BlobPath,
+    file: Option<&Path>,
+    resume: bool,
+    transfer: &TransferArgs,
+) -> Result<(), Failure> {
     let storage = storage(&source.container, false)?;
     let blob_name = storage.blob_name(&source.name)?;
     let base_name = blob_name
@@ -380,10 +429,9 @@ async fn get(source: &BlobPath, file: Option<&Path>) -> Result<(), Failure> {
         Some(path) => Some(path.to_owned()),
         None => Some(PathBuf::from(&base_name)),
     };
-    let mut reader = storage.open(&source.name).await?;
-    let bar = progress_bar(reader.properties().content_length);
-
     let Some(destination) = destination else {
+        let mut reader = storage.open(&source.name).await?;
+        let bar = progress_bar(reader.properties().content_length);
         let mut stdout = tokio::io::stdout();
         while let Some(chunk) = reader.next().await {
             let chunk = chunk?;
@@ -402,37 +450,63 @@ async fn get(source: &BlobPath, file: Option<&Path>) -> Result<(), Failure> {
         return Ok(());
     };
 
+    // The size is asked for first only to size the progress bar on a terminal.
+    let bar = if std::io::stderr().is_terminal() {
+        progress_bar(storage.properties(&source.name).await?.content_length)
+    } else {
+        None
+    };
     let partial = partial_path(&destination);
+    let mut options = DownloadOptions::new()
+        .transfer(transfer.options())
+        .resume(resume);
+    if let Some(bar) = bar.clone() {
+        options = options.progress(move |at| bar.set_position(at));
+    }
+    let started = std::time::Instant::now();
     let result = async {
-        let mut out = tokio::fs::File::create(&partial)
-            .await
-            .map_err(|e| write_failure(&partial.display().to_string(), &e))?;
-        while let Some(chunk) = reader.next().await {
-            let chunk = chunk?;
-            out.write_all(&chunk)
-                .await
-                .map_err(|e| write_failure(&partial.display().to_string(), &e))?;
-            if let Some(bar) = &bar {
-                bar.inc(chunk.len() as u64);
-            }
-        }
-        out.sync_all()
-            .await
-            .map_err(|e| write_failure(&partial.display().to_string(), &e))?;
-        drop(out);
+        let properties = storage
+            .download_to_file_with(&source.name, &partial, options)
+            .await?;
         tokio::fs::rename(&partial, &destination)
             .await
-            .map_err(|e| write_failure(&destination.display().to_string(), &e))
+            .map_err(|e| write_failure(&destination.display().to_string(), &e))?;
+        Ok::<_, Failure>(properties.content_length)
     }
     .await;
     if let Some(bar) = bar {
         bar.finish_and_clear();
+        if let Ok(size) = result {
+            eprintln!("azblob: received {}", throughput(size, started.elapsed()));
+        }
     }
-    if result.is_err() {
-        // Nothing half-written is left behind; the error below says why.
-        let _ = tokio::fs::remove_file(&partial).await;
+    match result {
+        Ok(_) => Ok(()),
+        Err(failure) if resume => Err(Failure {
+            message: format!(
+                "{}; the bytes received are kept in {}: run the same command again to go on",
+                failure.message,
+                partial.display()
+            ),
+            ..failure
+        }),
+        Err(failure) => {
+            // Without --resume nothing half-written is left behind; the error says why.
+            let _ = tokio::fs::remove_file(&partial).await;
+            Err(failure)
+        }
     }
-    result
+}
+
+/// "256.0 MiB in 3.2 s (80.0 MiB/s)".
+fn throughput(bytes: u64, elapsed: std::time::Duration) -> String {
+    #[allow(clippy::cast_precision_loss)] // display only
+    let mib = bytes as f64 / (1024.0 * 1024.0);
+    let seconds = elapsed.as_secs_f64().max(0.001);
+    format!(
+        "{mib:.1} MiB in {seconds:.1} s ({:.1} MiB/s)",
+        mib / seconds
+    )
 }
 
 /// `dir/.name.azblob-partial` beside the destination, so the final rename stays on one disk.
