@@ -32,6 +32,9 @@ pub(crate) enum Error {
     /// The demo could not run or its app failed.
     #[error("{0}")]
     Demo(String),
+    /// A fuzz target crashed, hung or was asked for by a wrong name.
+    #[error("{0}")]
+    Fuzz(String),
     /// A step of `cargo xtask test` failed; the summary has been printed already.
     #[error("step `{step}` failed: {source}")]
     Step {

@@ -2,13 +2,15 @@
 //!
 //! - `cargo xtask demo [FILE]`: the main job, an image stored with no key anywhere;
 //! - `cargo xtask azurite start|stop|status`: the local Azurite blob emulator;
-//! - `cargo xtask test`: fmt, clippy, unit tests, then the Azurite suite, as CI runs them.
+//! - `cargo xtask test`: fmt, clippy, unit tests, then the Azurite suite, as CI runs them;
+//! - `cargo xtask fuzz [--seconds N]`: each cargo-fuzz target for a bounded time.
 
 mod azurite;
 mod cert;
 mod cmd;
 mod demo;
 mod error;
+mod fuzz;
 mod process;
 mod test;
 
@@ -49,6 +51,10 @@ enum Command {
     },
     /// Run fmt, clippy, the unit tests and the Azurite suite, as CI does.
     Test(test::TestArgs),
+    /// Run each cargo-fuzz target of fuzz/ for a bounded time; fail on a crash.
+    ///
+    /// Installs cargo-fuzz if it is missing. Not part of `test`: it takes minutes.
+    Fuzz(fuzz::FuzzArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -122,5 +128,6 @@ fn run(command: Command) -> Result<(), Error> {
         },
         Command::Demo { file, ports } => demo::run(file, ports),
         Command::Test(args) => test::run(&args),
+        Command::Fuzz(args) => fuzz::run(&args),
     }
 }
