@@ -38,7 +38,11 @@ impl Storage {
     /// `dir`) are left out.
     pub async fn list_dir(&self, path: &str) -> Result<(Vec<String>, Vec<FileEntry>)> {
         let dir = names::normalize_dir(self.location(), path)?;
-        let full = names::join(self.location(), &dir);
+        let full = if dir.is_empty() {
+            self.location().to_owned()
+        } else {
+            names::join(self.location(), &dir)
+        };
         let prefix = if full.is_empty() {
             String::new()
         } else {
