@@ -349,6 +349,38 @@ async fn azblob_url_prints_working_urls() {
         b"uploaded"
     );
 
+    // Configured with a SAS token, there is nothing to sign with: a usage/config error, and
+    // the token is not echoed; a plain URL still works.
+    let token = url.split_once('?').unwrap().1.to_owned();
+    let with_sas = |args: &[&str]| {
+        let output = azblob()
+            .env("AZURE_STORAGE_ACCOUNT", DEV_ACCOUNT)
+            .env("AZURE_STORAGE_SAS_TOKEN", &token)
+            .env("AZURE_STORAGE_BLOB_ENDPOINT", &azurite.http_endpoint)
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            output.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&output.stdout).trim().to_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    };
+    let (code, _, stderr) = tokio::task::block_in_place(|| with_sas(&["url", &target]));
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("cannot sign new URLs"), "{stderr}");
+    assert!(
+        !stderr.contains(token.split("&sig=").nth(1).unwrap()),
+        "{stderr}"
+    );
+    let (code, plain, stderr) =
+        tokio::task::block_in_place(|| with_sas(&["url", &target, "--public"]));
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(
+        plain,
+        format!("{}/{container}/docs/a%20b%2Bc.txt", azurite.http_endpoint)
+    );
+
     for bad in [
         ["--expires", "soon"],
         ["--expires", "0s"],

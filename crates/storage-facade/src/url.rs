@@ -84,7 +84,8 @@ impl UrlOptions {
     }
 
     /// Also allow uploading through the URL (`PUT` with `x-ms-blob-type: BlockBlob`),
-    /// creating or replacing the blob: permissions read, create and write.
+    /// creating or replacing the blob: permissions read, create and write. (Like the other
+    /// signing options, it has no effect on a [`public`](Self::public) URL.)
     pub fn write(self) -> Self {
         self.with_permissions(SasPermissions::read_only().with_create().with_write())
     }
