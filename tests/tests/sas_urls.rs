@@ -257,6 +257,49 @@ async fn a_custom_domain_replaces_the_endpoint_in_urls() {
 }
 
 #[tokio::test]
+async fn plain_urls_work_for_public_containers_only() {
+    let azurite = Azurite::from_env();
+    let browser = browser(&azurite);
+    let public = unique_container("sas-public");
+    let key = blob_rest::AccountKey::from_base64(DEV_KEY).unwrap();
+    let service = blob_rest::BlobServiceClient::new(
+        blob_rest::Endpoint::parse(&azurite.http_endpoint).unwrap(),
+        blob_rest::Credential::SharedKey(blob_rest::SharedKeyCredential::new(DEV_ACCOUNT, key)),
+        blob_rest::ClientOptions::default(),
+    )
+    .unwrap();
+    service
+        .container(&public)
+        .create_with_public_access(blob_rest::PublicAccess::Blob)
+        .await
+        .unwrap();
+    // The private container refuses the anonymous read (Azurite answers 403; the service
+    // answers 404 ResourceNotFound, so as not to reveal the blob).
+    for (container, expected) in [(public, 200), (unique_container("sas-private"), 403)] {
+        let storage = Storage::new(shared_key_config(&azurite, &container)).unwrap();
+        storage
+            .save("logo b+w.svg", b"<svg/>".to_vec())
+            .await
+            .unwrap();
+        let plain = storage
+            .url_with("logo b+w.svg", UrlOptions::public())
+            .await
+            .unwrap();
+        assert_eq!(plain.kind(), BlobUrlKind::Plain);
+        assert_eq!(plain.expires_on(), None);
+        assert_eq!(
+            plain.as_str(),
+            format!("{}/{container}/logo%20b%2Bw.svg", azurite.http_endpoint)
+        );
+        let (status, body) = fetch(&browser, plain.as_str()).await;
+        assert_eq!(status, expected, "{container}");
+        if expected == 200 {
+            assert_eq!(&body[..], b"<svg/>");
+        }
+    }
+}
+
+#[tokio::test]
 async fn a_sas_configured_storage_cannot_sign_urls() {
     let azurite = Azurite::from_env();
     let container = unique_container("sas-none");

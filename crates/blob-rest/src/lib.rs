@@ -69,7 +69,7 @@ pub use auth::{
 pub use body::{BlobStream, Body};
 pub use client::{
     BlobClient, BlobItem, BlobServiceClient, BlockId, ContainerClient, ListBlobsOptions,
-    ListBlobsPage, MAX_BLOCKS, MAX_BLOCK_SIZE, MAX_LIST_RESULTS,
+    ListBlobsPage, PublicAccess, MAX_BLOCKS, MAX_BLOCK_SIZE, MAX_LIST_RESULTS,
 };
 pub use endpoint::{Endpoint, PUBLIC_CLOUD_SUFFIX};
 pub use error::{Error, ErrorKind};

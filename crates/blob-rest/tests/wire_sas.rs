@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime};
 
 use blob_rest::{
     BearerToken, BlobServiceClient, BlobUrlKind, ClientOptions, Clock, Credential, ErrorKind,
-    SasOptions, SasPermissions, SasToken, StaticTokenProvider,
+    PublicAccess, SasOptions, SasPermissions, SasToken, StaticTokenProvider,
 };
 use common::{client, endpoint, header, requests, shared_key, storage_error, DATE, REQUEST_ID};
 use wiremock::matchers::{method, path, query_param};
@@ -369,4 +369,37 @@ async fn nothing_to_sign_with_is_a_config_error() {
     assert!(requests(&server).await.is_empty());
     // The endpoint helper is what the URLs start with.
     assert!(endpoint(&server).to_string().starts_with(&server.uri()));
+}
+
+#[tokio::test]
+async fn a_public_container_is_created_with_its_access_level() {
+    let server = MockServer::start().await;
+    Mock::given(method("PUT"))
+        .respond_with(ResponseTemplate::new(201))
+        .mount(&server)
+        .await;
+    let clock = common::TestClock::new();
+    let service = common::shared_key_client(&server, &clock);
+    for access in [
+        PublicAccess::Blob,
+        PublicAccess::Container,
+        PublicAccess::None,
+    ] {
+        service
+            .container("public-assets")
+            .create_with_public_access(access)
+            .await
+            .unwrap();
+    }
+    let sent = requests(&server).await;
+    let levels: Vec<Option<&str>> = sent
+        .iter()
+        .map(|r| header(r, "x-ms-blob-public-access"))
+        .collect();
+    assert_eq!(levels, [Some("blob"), Some("container"), None]);
+    assert_eq!(sent[0].url.path(), "/devstoreaccount1/public-assets");
+    assert_eq!(sent[0].url.query(), Some("restype=container"));
+    assert!(header(&sent[0], "authorization")
+        .unwrap()
+        .starts_with("SharedKey devstoreaccount1:"));
 }

@@ -2,12 +2,25 @@
 
 use std::fmt;
 
-use http::{HeaderMap, Method};
+use http::{HeaderMap, HeaderValue, Method};
 
 use crate::client::{BlobClient, BlobServiceClient};
 use crate::error::{Error, ErrorKind};
 use crate::names::check_container_name;
 use crate::pipeline::Request;
+
+/// Who may read a container's blobs without any credential
+/// (`x-ms-blob-public-access`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PublicAccess {
+    /// Nobody: every request needs a credential (the default).
+    #[default]
+    None,
+    /// Anyone may read blobs whose URL they know, but not list the container.
+    Blob,
+    /// Anyone may read blobs and list the container.
+    Container,
+}
 
 /// A client for one container.
 #[derive(Clone)]
@@ -40,7 +53,24 @@ impl ContainerClient {
     ///
     /// [Create Container](https://learn.microsoft.com/rest/api/storageservices/create-container)
     pub async fn create(&self) -> Result<(), Error> {
-        self.send("Create Container", Method::PUT).await
+        self.create_with_public_access(PublicAccess::None).await
+    }
+
+    /// Creates the container with the given public read access. Many accounts forbid public
+    /// access (the service then answers 409 `PublicAccessNotPermitted`).
+    ///
+    /// [Create Container](https://learn.microsoft.com/rest/api/storageservices/create-container)
+    pub async fn create_with_public_access(&self, access: PublicAccess) -> Result<(), Error> {
+        let mut headers = HeaderMap::new();
+        let value = match access {
+            PublicAccess::None => None,
+            PublicAccess::Blob => Some("blob"),
+            PublicAccess::Container => Some("container"),
+        };
+        if let Some(value) = value {
+            headers.insert("x-ms-blob-public-access", HeaderValue::from_static(value));
+        }
+        self.send("Create Container", Method::PUT, headers).await
     }
 
     /// Creates the container unless it exists. Returns whether it was created.
@@ -58,10 +88,16 @@ impl ContainerClient {
     ///
     /// [Delete Container](https://learn.microsoft.com/rest/api/storageservices/delete-container)
     pub async fn delete(&self) -> Result<(), Error> {
-        self.send("Delete Container", Method::DELETE).await
+        self.send("Delete Container", Method::DELETE, HeaderMap::new())
+            .await
     }
 
-    async fn send(&self, operation: &'static str, method: Method) -> Result<(), Error> {
+    async fn send(
+        &self,
+        operation: &'static str,
+        method: Method,
+        headers: HeaderMap,
+    ) -> Result<(), Error> {
         let context = || format!("{operation} {}", self.name.escape_debug());
         check_container_name(&self.name).map_err(|e| e.with_context(context()))?;
         let url = self
@@ -74,7 +110,7 @@ impl ContainerClient {
             operation,
             method,
             url,
-            headers: HeaderMap::new(),
+            headers,
             body: None,
             container: self.name.clone(),
             blob: None,

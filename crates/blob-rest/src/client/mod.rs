@@ -9,6 +9,6 @@ mod urls;
 
 pub use blob::BlobClient;
 pub use block_upload::{BlockId, MAX_BLOCKS, MAX_BLOCK_SIZE};
-pub use container::ContainerClient;
+pub use container::{ContainerClient, PublicAccess};
 pub use list::{BlobItem, ListBlobsOptions, ListBlobsPage, MAX_LIST_RESULTS};
 pub use service::BlobServiceClient;
