@@ -334,3 +334,64 @@ async fn azblob_ls_lists_directories_and_files() {
         assert_eq!(code, 2, "{stderr}");
     });
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn azblob_ls_and_url_with_a_managed_identity() {
+    let azurite = Azurite::from_env();
+    let identity = LocalIdentityServer::start(Options::default())
+        .await
+        .unwrap();
+    let container = unique_container("list-cli-mi");
+    let managed = imds_token::ManagedIdentity::builder()
+        .environment(imds_token::Environment::empty())
+        .imds_endpoint(identity.base_url())
+        .build()
+        .unwrap();
+    let storage = Storage::new(
+        StorageConfig::with_endpoint(
+            &azurite.https_endpoint,
+            Auth::managed_identity_with(managed),
+        )
+        .unwrap()
+        .with_container(&container)
+        .unwrap()
+        .with_root_certificates_file(&azurite.ca_cert),
+    )
+    .unwrap();
+    storage.save("a/b c.txt", b"mi".to_vec()).await.unwrap();
+    storage.save("a/d/e.txt", b"e".to_vec()).await.unwrap();
+    let base_url = identity.base_url();
+    let run = |args: &[&str]| {
+        let output = azblob()
+            .env("AZURE_STORAGE_ACCOUNT", DEV_ACCOUNT)
+            .env("AZURE_STORAGE_BLOB_ENDPOINT", &azurite.https_endpoint)
+            .env("AZURE_POD_IDENTITY_AUTHORITY_HOST", &base_url)
+            .env("SSL_CERT_FILE", &azurite.ca_cert)
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            output.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    };
+    let (code, stdout, stderr) =
+        tokio::task::block_in_place(|| run(&["ls", &format!("{container}/a")]));
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(stdout, "b c.txt\nd/\n");
+
+    let (code, url, stderr) =
+        tokio::task::block_in_place(|| run(&["url", &format!("{container}/a/b c.txt")]));
+    assert_eq!(code, 0, "{stderr}");
+    assert!(url.contains("&skoid="), "a user delegation SAS: {url}");
+    let certificate = reqwest::Certificate::from_pem(&azurite.ca_cert_pem()).unwrap();
+    let browser = reqwest::Client::builder()
+        .add_root_certificate(certificate)
+        .no_proxy()
+        .build()
+        .unwrap();
+    let response = browser.get(url.trim()).send().await.unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    assert_eq!(&response.bytes().await.unwrap()[..], b"mi");
+}
