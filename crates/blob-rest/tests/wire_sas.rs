@@ -27,8 +27,11 @@ const KEY_VALUE: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
 struct ManualClock(Mutex<SystemTime>);
 
 impl ManualClock {
+    /// At [`DATE`] and a quarter of a second, as a real clock would be: fractions must not
+    /// change what is signed or which key is used.
     fn new() -> Arc<Self> {
-        Arc::new(Self(Mutex::new(httpdate::parse_http_date(DATE).unwrap())))
+        let date = httpdate::parse_http_date(DATE).unwrap() + Duration::from_millis(250);
+        Arc::new(Self(Mutex::new(date)))
     }
 
     fn advance(&self, by: Duration) {

@@ -177,7 +177,9 @@ impl SasOptions {
         self
     }
 
-    /// The start (if any) and expiry, checked, with `now` from the client's clock.
+    /// The start (if any) and expiry, checked, with `now` from the client's clock. Both are
+    /// cut to whole seconds, as they are signed, so that comparing them with a key's times
+    /// (also whole seconds) agrees with what the service will see.
     pub(crate) fn window(
         &self,
         now: SystemTime,
@@ -196,14 +198,16 @@ impl SasOptions {
             }
             Expiry::At(expiry) => expiry,
         };
-        let start = self.start.unwrap_or(now);
+        let expiry = whole_seconds(expiry);
+        let explicit_start = self.start.map(whole_seconds);
+        let start = explicit_start.unwrap_or(now);
         if expiry <= start {
             return Err(Error::invalid_input(
                 "the SAS would expire before it starts: give an expiry after the start (or \
                  after now when no start is given)",
             ));
         }
-        Ok((self.start, expiry))
+        Ok((explicit_start, expiry))
     }
 
     /// The fields of this SAS that do not depend on the signing key.
@@ -285,6 +289,15 @@ fn signed_protocol(endpoint: &Endpoint) -> Result<&'static str, Error> {
              the network path could read and reuse it; use an https:// endpoint (plain http is \
              only allowed to a loopback emulator)"
         )))
+    }
+}
+
+/// `instant` without its fraction of a second (times before 1970 are left alone: formatting
+/// refuses them).
+fn whole_seconds(instant: SystemTime) -> SystemTime {
+    match instant.duration_since(SystemTime::UNIX_EPOCH) {
+        Ok(since) => SystemTime::UNIX_EPOCH + Duration::from_secs(since.as_secs()),
+        Err(_) => instant,
     }
 }
 
@@ -412,6 +425,13 @@ mod tests {
             .window(now)
             .unwrap();
         assert_eq!(start, None);
+        assert_eq!(expiry, at("2025-12-02T11:30:00Z"));
+        // Fractions of a second are cut, as the signed form has none.
+        let (start, expiry) = SasOptions::expires_in(Duration::from_secs(3600))
+            .starts_at(at("2025-12-02T10:00:00.999Z"))
+            .window(now + Duration::from_millis(750))
+            .unwrap();
+        assert_eq!(start, Some(at("2025-12-02T10:00:00Z")));
         assert_eq!(expiry, at("2025-12-02T11:30:00Z"));
 
         let err = SasOptions::expires_in(Duration::ZERO)
