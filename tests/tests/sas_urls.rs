@@ -114,6 +114,12 @@ async fn urls_work(storage: &Storage, browser: &reqwest::Client, kind: BlobUrlKi
         assert!(debug.contains("sig=<redacted>") && !debug.contains(&signature(&url)));
     }
 
+    // A URL that outlives a default one-day delegation key, and the longest allowed.
+    for lifetime in [3 * 24 * HOUR, 7 * 24 * HOUR] {
+        let long = storage.url("plain.txt", lifetime).await.unwrap();
+        assert_eq!(fetch(browser, long.as_str()).await.0, 200);
+    }
+
     // A read URL does not upload.
     let read_only = storage.url("plain.txt", HOUR).await.unwrap();
     assert_eq!(
