@@ -19,7 +19,9 @@ use crate::names::{
     check_blob_name, check_container_name, check_metadata, check_signed_header_text,
 };
 use crate::pipeline::{Pipeline, Request};
-use crate::properties::{blob_properties, content_range, md5, put_blob_response};
+use crate::properties::{
+    blob_properties, content_range, head_content_length, md5, put_blob_response,
+};
 
 /// A client for one blob.
 #[derive(Clone)]
@@ -197,6 +199,8 @@ impl BlobClient {
         self.check_names(OPERATION)?;
         let request = self.request(OPERATION, Method::HEAD, HeaderMap::new(), None)?;
         let response = self.container.service.inner.pipeline.send(request).await?;
+        head_content_length(response.headers())
+            .map_err(|e| e.with_context(self.context(OPERATION)))?;
         Ok(blob_properties(response.headers()))
     }
 
