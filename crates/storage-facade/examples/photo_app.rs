@@ -35,16 +35,23 @@ async fn main() -> ExitCode {
 async fn run(photo: &std::path::Path) -> Result<(), String> {
     // The whole configuration: whatever the environment says, as on a VM.
     let storage = Storage::from_env().map_err(|e| e.to_string())?;
-    println!("  storage account  {} at {}", storage.account(), storage.blob_endpoint());
+    println!(
+        "  storage account  {} at {}",
+        storage.account(),
+        storage.blob_endpoint()
+    );
     println!("  authentication   {}", storage.auth_choice());
     if let Some(source) = storage.identity_source() {
         println!("  token source     {source}");
     }
 
-    let original = std::fs::read(photo).map_err(|e| format!("cannot read {}: {e}", photo.display()))?;
+    let original =
+        std::fs::read(photo).map_err(|e| format!("cannot read {}: {e}", photo.display()))?;
     let name = format!(
         "uploads/{}",
-        photo.file_name().map_or("photo".into(), |n| n.to_string_lossy())
+        photo
+            .file_name()
+            .map_or("photo".into(), |n| n.to_string_lossy())
     );
 
     // Save: create-only, so a second upload of the same name gets a name of its own.
@@ -57,29 +64,54 @@ async fn run(photo: &std::path::Path) -> Result<(), String> {
 
     // Read it back and compare every byte through their hashes.
     let started = Instant::now();
-    let downloaded = storage.read(&stored).await.map_err(|e| format!("read failed: {e}"))?;
+    let downloaded = storage
+        .read(&stored)
+        .await
+        .map_err(|e| format!("read failed: {e}"))?;
     let read_time = started.elapsed();
     let sent = hex::encode(Sha256::digest(&original));
     let received = hex::encode(Sha256::digest(&downloaded));
     if sent != received {
-        return Err(format!("read back different bytes: sent SHA-256 {sent}, got {received}"));
+        return Err(format!(
+            "read back different bytes: sent SHA-256 {sent}, got {received}"
+        ));
     }
 
-    let properties = storage.properties(&stored).await.map_err(|e| format!("stat failed: {e}"))?;
+    let properties = storage
+        .properties(&stored)
+        .await
+        .map_err(|e| format!("stat failed: {e}"))?;
     println!("  stored as        {}/{stored}", storage.container());
     println!("  size             {} bytes", properties.content_length);
-    println!("  content type     {}", properties.content_type.as_deref().unwrap_or("(none)"));
+    println!(
+        "  content type     {}",
+        properties.content_type.as_deref().unwrap_or("(none)")
+    );
     println!("  SHA-256          {sent} (read back identical)");
-    println!("  timings          save {}, read {}", ms(save_time), ms(read_time));
+    println!(
+        "  timings          save {}, read {}",
+        ms(save_time),
+        ms(read_time)
+    );
 
     // Delete, then make sure it is really gone.
     let started = Instant::now();
-    storage.delete(&stored).await.map_err(|e| format!("delete failed: {e}"))?;
+    storage
+        .delete(&stored)
+        .await
+        .map_err(|e| format!("delete failed: {e}"))?;
     let delete_time = started.elapsed();
-    if storage.exists(&stored).await.map_err(|e| format!("exists failed: {e}"))? {
+    if storage
+        .exists(&stored)
+        .await
+        .map_err(|e| format!("exists failed: {e}"))?
+    {
         return Err(format!("{stored} still exists after delete"));
     }
-    println!("  deleted          in {}, and confirmed gone", ms(delete_time));
+    println!(
+        "  deleted          in {}, and confirmed gone",
+        ms(delete_time)
+    );
     Ok(())
 }
 
