@@ -14,7 +14,7 @@ use azurite_suite::fault_proxy::{FaultPlan, FaultProxy};
 use azurite_suite::{random_bytes, sha256_hex, unique_container, Azurite, DEV_ACCOUNT, DEV_KEY};
 use blob_rest::{
     AccountKey, BlobServiceClient, ClientOptions, ContainerClient, Credential, Endpoint, ErrorKind,
-    GetBlobOptions, PutBlobOptions, RetryPolicy, SharedKeyCredential,
+    GetBlobOptions, ListBlobsOptions, PutBlobOptions, RetryPolicy, SharedKeyCredential,
 };
 
 const WORKERS: u64 = 8;
@@ -181,5 +181,22 @@ async fn a_thousand_operations_survive_ten_percent_faults() {
             assert_eq!(gone.kind(), ErrorKind::NotFound, "{name}");
         }
     }
+    // And the container holds exactly the live blobs: a retried write left no stray copy
+    // under another name, and no write was lost.
+    let mut listed: Vec<String> = check
+        .list_all_blobs(ListBlobsOptions::new())
+        .await
+        .unwrap()
+        .blobs
+        .into_iter()
+        .map(|blob| blob.name)
+        .collect();
+    listed.sort();
+    let mut expected: Vec<String> = records
+        .iter()
+        .flat_map(|r| r.live.keys().cloned())
+        .collect();
+    expected.sort();
+    assert_eq!(listed, expected);
     check.delete().await.unwrap();
 }
