@@ -58,6 +58,10 @@ pub mod signing;
 mod transfer;
 mod xml_body;
 
+// Public only so that `benches/blob-bench` can time the signing path; not part of the API.
+#[doc(hidden)]
+pub mod benching;
+
 // Public only so that the fuzz targets in `fuzz/` can reach crate-private parsers.
 #[doc(hidden)]
 pub mod fuzzing;

@@ -11,6 +11,8 @@
 mod authorize;
 mod retry;
 
+pub(crate) use authorize::shared_key_header;
+
 use std::time::{Duration, SystemTime};
 
 use http::{HeaderMap, HeaderValue, Method, StatusCode};

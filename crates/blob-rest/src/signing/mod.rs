@@ -22,6 +22,7 @@ mod collation;
 
 use std::collections::BTreeMap;
 
+use http::header::{self, HeaderName};
 use http::{HeaderMap, Method};
 use percent_encoding::percent_decode_str;
 use url::Url;
@@ -29,19 +30,23 @@ use zeroize::Zeroizing;
 
 use crate::auth::SharedKeyCredential;
 
-/// Standard headers whose values fill fixed lines of the string-to-sign, in order.
-const STANDARD_HEADERS: [&str; 11] = [
-    "content-encoding",
-    "content-language",
-    "content-length",
-    "content-md5",
-    "content-type",
-    "date",
-    "if-modified-since",
-    "if-match",
-    "if-none-match",
-    "if-unmodified-since",
-    "range",
+/// `http` has no constant for it.
+const CONTENT_MD5: HeaderName = HeaderName::from_static("content-md5");
+
+/// Standard headers whose values fill fixed lines of the string-to-sign, in order. Typed
+/// names, so that looking them up does not parse a string each time.
+const STANDARD_HEADERS: [HeaderName; 11] = [
+    header::CONTENT_ENCODING,
+    header::CONTENT_LANGUAGE,
+    header::CONTENT_LENGTH,
+    CONTENT_MD5,
+    header::CONTENT_TYPE,
+    header::DATE,
+    header::IF_MODIFIED_SINCE,
+    header::IF_MATCH,
+    header::IF_NONE_MATCH,
+    header::IF_UNMODIFIED_SINCE,
+    header::RANGE,
 ];
 
 /// The SharedKey string-to-sign of a request.
@@ -49,16 +54,19 @@ const STANDARD_HEADERS: [&str; 11] = [
 /// `url` must be the URL exactly as it is sent and `headers` every header that is sent
 /// (the HTTP stack may add others, but none that are signed). `account` is the account name
 /// of the key, which starts the canonical resource.
+///
+/// Every part is written straight into one buffer: this runs on every attempt of every
+/// request, and intermediate strings per header were most of its cost.
 pub fn string_to_sign(method: &Method, url: &Url, headers: &HeaderMap, account: &str) -> String {
-    let mut out = String::with_capacity(256);
+    let mut out = String::with_capacity(512);
     out.push_str(method.as_str());
     out.push('\n');
-    for name in STANDARD_HEADERS {
-        out.push_str(&standard_value(name, headers));
+    for name in &STANDARD_HEADERS {
+        standard_value(&mut out, name, headers);
         out.push('\n');
     }
-    out.push_str(&canonical_headers(headers));
-    out.push_str(&canonical_resource(account, url));
+    canonical_headers(&mut out, headers);
+    canonical_resource(&mut out, account, url);
     out
 }
 
@@ -78,52 +86,60 @@ pub(crate) fn authorization(
     (header, signature)
 }
 
-fn joined_values(name: &str, headers: &HeaderMap) -> Option<String> {
-    let mut values = headers.get_all(name).iter().peekable();
-    values.peek()?;
-    let parts: Vec<String> = values
-        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
-        .collect();
-    Some(parts.join(","))
+/// Appends the values of `name`, joined by commas, as the service joins repeated headers.
+/// Returns whether there was any.
+fn push_joined(out: &mut String, name: &HeaderName, headers: &HeaderMap) -> bool {
+    let mut any = false;
+    for value in headers.get_all(name) {
+        if any {
+            out.push(',');
+        }
+        out.push_str(&String::from_utf8_lossy(value.as_bytes()));
+        any = true;
+    }
+    any
 }
 
-fn standard_value(name: &str, headers: &HeaderMap) -> String {
-    match name {
-        // Since version 2015-02-21 an empty body is signed as an empty line, not "0".
-        "content-length" => joined_values(name, headers)
-            .filter(|v| v.trim() != "0")
-            .unwrap_or_default(),
-        // x-ms-date takes the place of Date, which then stays empty.
-        "date" if headers.contains_key("x-ms-date") => String::new(),
-        _ => joined_values(name, headers).unwrap_or_default(),
+fn standard_value(out: &mut String, name: &HeaderName, headers: &HeaderMap) {
+    // x-ms-date takes the place of Date, which then stays empty.
+    if name == header::DATE && headers.contains_key("x-ms-date") {
+        return;
+    }
+    let start = out.len();
+    push_joined(out, name, headers);
+    // Since version 2015-02-21 an empty body is signed as an empty line, not "0".
+    if name == header::CONTENT_LENGTH && out[start..].trim() == "0" {
+        out.truncate(start);
     }
 }
 
 /// The canonical `x-ms-` headers, one `name:value\n` line each.
-fn canonical_headers(headers: &HeaderMap) -> String {
-    let mut names: Vec<&str> = headers
+fn canonical_headers(out: &mut String, headers: &HeaderMap) {
+    let mut names: Vec<&HeaderName> = headers
         .keys()
-        .map(http::HeaderName::as_str)
-        .filter(|n| n.starts_with("x-ms-"))
+        .filter(|n| n.as_str().starts_with("x-ms-"))
         .collect();
-    names.sort_by(|a, b| collation::compare(a, b));
+    names.sort_by(|a, b| collation::compare(a.as_str(), b.as_str()));
     names.dedup();
-    let mut out = String::new();
     for name in names {
-        out.push_str(name);
+        out.push_str(name.as_str());
         out.push(':');
-        out.push_str(&fold_whitespace(
-            &joined_values(name, headers).unwrap_or_default(),
-        ));
+        let mut values = headers.get_all(name).iter();
+        if let (Some(value), None) = (values.next(), values.next()) {
+            // The usual case, one value: folded straight from the header.
+            fold_whitespace(out, &String::from_utf8_lossy(value.as_bytes()));
+        } else {
+            let mut joined = String::new();
+            push_joined(&mut joined, name, headers);
+            fold_whitespace(out, &joined);
+        }
         out.push('\n');
     }
-    out
 }
 
 /// Trims a header value and folds inner runs of whitespace to one space, except inside
-/// quoted strings, as the Shared Key reference asks.
-fn fold_whitespace(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
+/// quoted strings, as the Shared Key reference asks; appends the result to `out`.
+fn fold_whitespace(out: &mut String, value: &str) {
     let mut in_quotes = false;
     let mut escaped = false;
     let mut pending_space = false;
@@ -152,7 +168,6 @@ fn fold_whitespace(value: &str) -> String {
         }
         out.push(c);
     }
-    out
 }
 
 fn is_linear_whitespace(c: char) -> bool {
@@ -160,15 +175,15 @@ fn is_linear_whitespace(c: char) -> bool {
 }
 
 /// `/account/path` and the decoded, sorted query parameters.
-fn canonical_resource(account: &str, url: &Url) -> String {
-    let mut out = format!("/{account}{}", url.path());
+fn canonical_resource(out: &mut String, account: &str, url: &Url) {
+    out.push('/');
+    out.push_str(account);
+    out.push_str(url.path());
+    let Some(query) = url.query() else {
+        return;
+    };
     let mut params: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for part in url
-        .query()
-        .unwrap_or_default()
-        .split('&')
-        .filter(|p| !p.is_empty())
-    {
+    for part in query.split('&').filter(|p| !p.is_empty()) {
         let (name, value) = part.split_once('=').unwrap_or((part, ""));
         params
             .entry(decode_query(name).to_lowercase())
@@ -182,7 +197,6 @@ fn canonical_resource(account: &str, url: &Url) -> String {
         out.push(':');
         out.push_str(&values.join(","));
     }
-    out
 }
 
 /// Decodes a query name or value; `+` means a space in a query string, as the service reads it.
