@@ -5,6 +5,8 @@
 //! that running the suite without Azurite fails loudly instead of passing vacuously.
 
 pub mod azurite;
+mod configs;
 pub mod fault_proxy;
 
 pub use azurite::{random_bytes, sha256_hex, unique_container, Azurite, DEV_ACCOUNT, DEV_KEY};
+pub use configs::azblob;

@@ -5,23 +5,10 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use azurite_suite::{random_bytes, sha256_hex, unique_container, Azurite, DEV_ACCOUNT, DEV_KEY};
+use azurite_suite::{
+    azblob, random_bytes, sha256_hex, unique_container, Azurite, DEV_ACCOUNT, DEV_KEY,
+};
 use local_identity::{LocalIdentityServer, Options};
-
-/// The `azblob` binary that `cargo xtask test` built and named in `AZBLOB_BIN`.
-fn azblob() -> Command {
-    let bin = std::env::var_os("AZBLOB_BIN").unwrap_or_else(|| {
-        panic!(
-            "AZBLOB_BIN is not set: run the suite through `cargo xtask test`, which builds azblob"
-        )
-    });
-    let mut command = Command::new(bin);
-    // Start from a clean slate: only what each test sets configures the tool.
-    command
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default());
-    command
-}
 
 fn run(command: &mut Command) -> (i32, String, String) {
     let Output {

@@ -1,9 +1,9 @@
 //! Conditional saves and reads against Azurite, over both auth paths: an app updates a file only
 //! if nobody changed it since it read it (`If-Match`), and a mismatch is its own error kind.
 
-use azurite_suite::{unique_container, Azurite, DEV_KEY};
+use azurite_suite::{unique_container, Azurite};
 use local_identity::{LocalIdentityServer, Options};
-use storage_facade::{Auth, ErrorKind, ReadOptions, SaveOptions, Storage, StorageConfig};
+use storage_facade::{ErrorKind, ReadOptions, SaveOptions, Storage};
 
 async fn update_only_if_unchanged(storage: &Storage) {
     let name = "settings/profile.json";
@@ -83,13 +83,7 @@ async fn update_only_if_unchanged(storage: &Storage) {
 #[tokio::test]
 async fn conditional_updates_with_a_shared_key() {
     let azurite = Azurite::from_env();
-    let storage = Storage::new(
-        StorageConfig::with_endpoint(&azurite.http_endpoint, Auth::shared_key(DEV_KEY).unwrap())
-            .unwrap()
-            .with_container(&unique_container("cond-key"))
-            .unwrap(),
-    )
-    .unwrap();
+    let storage = Storage::new(azurite.shared_key_config(&unique_container("cond-key"))).unwrap();
     update_only_if_unchanged(&storage).await;
 }
 
@@ -99,20 +93,8 @@ async fn conditional_updates_with_a_managed_identity() {
     let identity = LocalIdentityServer::start(Options::default())
         .await
         .unwrap();
-    let managed = imds_token::ManagedIdentity::builder()
-        .environment(imds_token::Environment::empty())
-        .imds_endpoint(identity.base_url())
-        .build()
-        .unwrap();
     let storage = Storage::new(
-        StorageConfig::with_endpoint(
-            &azurite.https_endpoint,
-            Auth::managed_identity_with(managed),
-        )
-        .unwrap()
-        .with_container(&unique_container("cond-mi"))
-        .unwrap()
-        .with_root_certificates_file(&azurite.ca_cert),
+        azurite.managed_identity_config(&identity.base_url(), &unique_container("cond-mi")),
     )
     .unwrap();
     update_only_if_unchanged(&storage).await;

@@ -5,18 +5,14 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use azurite_suite::{random_bytes, sha256_hex, unique_container, Azurite, DEV_KEY};
+use azurite_suite::{random_bytes, sha256_hex, unique_container, Azurite};
 use local_identity::{LocalIdentityServer, Options};
 use md5::{Digest as _, Md5};
-use storage_facade::{Auth, ErrorKind, SaveOptions, Storage, StorageConfig};
+use storage_facade::{ErrorKind, SaveOptions, Storage};
 
 /// A storage on the HTTP flavour, signed with the development account's key.
 fn shared_key_storage(azurite: &Azurite, container: &str) -> Storage {
-    let config =
-        StorageConfig::with_endpoint(&azurite.http_endpoint, Auth::shared_key(DEV_KEY).unwrap())
-            .unwrap()
-            .with_container(container)
-            .unwrap();
+    let config = azurite.shared_key_config(container);
     Storage::new(config).unwrap()
 }
 
@@ -26,19 +22,7 @@ fn managed_identity_storage(
     identity: &LocalIdentityServer,
     container: &str,
 ) -> Storage {
-    let managed = imds_token::ManagedIdentity::builder()
-        .environment(imds_token::Environment::empty())
-        .imds_endpoint(identity.base_url())
-        .build()
-        .unwrap();
-    let config = StorageConfig::with_endpoint(
-        &azurite.https_endpoint,
-        Auth::managed_identity_with(managed),
-    )
-    .unwrap()
-    .with_container(container)
-    .unwrap()
-    .with_root_certificates_file(&azurite.ca_cert);
+    let config = azurite.managed_identity_config(&identity.base_url(), container);
     Storage::new(config).unwrap()
 }
 
@@ -178,10 +162,8 @@ async fn a_location_prefix_keeps_names_inside_it() {
     let azurite = Azurite::from_env();
     let container = unique_container("facade-loc");
     let storage = Storage::new(
-        StorageConfig::with_endpoint(&azurite.http_endpoint, Auth::shared_key(DEV_KEY).unwrap())
-            .unwrap()
-            .with_container(&container)
-            .unwrap()
+        azurite
+            .shared_key_config(&container)
             .with_location("tenant-a")
             .unwrap(),
     )

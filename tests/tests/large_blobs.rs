@@ -11,14 +11,12 @@ use std::io::{Read as _, Write as _};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use azurite_suite::{unique_container, Azurite, DEV_KEY};
+use azurite_suite::{unique_container, Azurite};
 use futures_util::StreamExt as _;
 use local_identity::{LocalIdentityServer, Options};
 use md5::{Digest as _, Md5};
 use sha2::Sha256;
-use storage_facade::{
-    Auth, Content, DownloadOptions, SaveOptions, Storage, StorageConfig, TransferOptions,
-};
+use storage_facade::{Content, DownloadOptions, SaveOptions, Storage, TransferOptions};
 
 const MIB: u64 = 1024 * 1024;
 const SIZE: u64 = 256 * MIB;
@@ -50,13 +48,7 @@ async fn a_256_mib_file_goes_up_and_down_in_bounded_memory() {
     println!("peak RSS before the transfers: {} MiB", baseline / MIB);
 
     // SharedKey over HTTP, from a file.
-    let storage = Storage::new(
-        StorageConfig::with_endpoint(&azurite.http_endpoint, Auth::shared_key(DEV_KEY).unwrap())
-            .unwrap()
-            .with_container(&unique_container("large-key"))
-            .unwrap(),
-    )
-    .unwrap();
+    let storage = Storage::new(azurite.shared_key_config(&unique_container("large-key"))).unwrap();
     let started = Instant::now();
     let stored = storage
         .save_with(
@@ -103,20 +95,8 @@ async fn a_256_mib_file_goes_up_and_down_in_bounded_memory() {
     let identity = LocalIdentityServer::start(Options::default())
         .await
         .unwrap();
-    let managed = imds_token::ManagedIdentity::builder()
-        .environment(imds_token::Environment::empty())
-        .imds_endpoint(identity.base_url())
-        .build()
-        .unwrap();
     let storage = Storage::new(
-        StorageConfig::with_endpoint(
-            &azurite.https_endpoint,
-            Auth::managed_identity_with(managed),
-        )
-        .unwrap()
-        .with_container(&unique_container("large-mi"))
-        .unwrap()
-        .with_root_certificates_file(&azurite.ca_cert),
+        azurite.managed_identity_config(&identity.base_url(), &unique_container("large-mi")),
     )
     .unwrap();
     let file = tokio::fs::File::open(&source).await.unwrap();

@@ -3,16 +3,15 @@
 //! process.
 
 use std::collections::BTreeSet;
-use std::process::Command;
 
-use azurite_suite::{unique_container, Azurite, DEV_ACCOUNT, DEV_KEY};
+use azurite_suite::{azblob, unique_container, Azurite, DEV_ACCOUNT, DEV_KEY};
 use blob_rest::{
     AccountKey, BlobServiceClient, ClientOptions, ContainerClient, Credential, Endpoint,
     ListBlobsOptions, PutBlobOptions, SharedKeyCredential,
 };
 use futures_util::{StreamExt as _, TryStreamExt as _};
 use local_identity::{LocalIdentityServer, Options};
-use storage_facade::{Auth, ErrorKind, SaveOptions, Storage, StorageConfig};
+use storage_facade::{ErrorKind, SaveOptions, Storage};
 
 /// Blobs uploaded at once while filling a container (Azurite answers one at a time anyway).
 const IN_FLIGHT: usize = 16;
@@ -86,13 +85,7 @@ async fn listings_go_past_one_page() {
     assert!(first.etag.as_deref().is_some_and(|e| e.starts_with('"')));
 
     // The facade's list_dir follows the markers too.
-    let storage = Storage::new(
-        StorageConfig::with_endpoint(&azurite.http_endpoint, Auth::shared_key(DEV_KEY).unwrap())
-            .unwrap()
-            .with_container(container.name())
-            .unwrap(),
-    )
-    .unwrap();
+    let storage = Storage::new(azurite.shared_key_config(container.name())).unwrap();
     let (dirs, files) = storage.list_dir("many").await.unwrap();
     assert!(dirs.is_empty());
     assert_eq!(files.len(), 5100);
@@ -166,12 +159,7 @@ async fn directories_and_files(storage_at_site: &Storage, unprefixed: &Storage) 
 async fn list_dir_with_a_shared_key() {
     let azurite = Azurite::from_env();
     let container = unique_container("list-key");
-    let config = || {
-        StorageConfig::with_endpoint(&azurite.http_endpoint, Auth::shared_key(DEV_KEY).unwrap())
-            .unwrap()
-            .with_container(&container)
-            .unwrap()
-    };
+    let config = || azurite.shared_key_config(&container);
     let at_site = Storage::new(config().with_location("site").unwrap()).unwrap();
     directories_and_files(&at_site, &Storage::new(config()).unwrap()).await;
 }
@@ -183,21 +171,7 @@ async fn list_dir_with_a_managed_identity() {
         .await
         .unwrap();
     let container = unique_container("list-mi");
-    let config = || {
-        let managed = imds_token::ManagedIdentity::builder()
-            .environment(imds_token::Environment::empty())
-            .imds_endpoint(identity.base_url())
-            .build()
-            .unwrap();
-        StorageConfig::with_endpoint(
-            &azurite.https_endpoint,
-            Auth::managed_identity_with(managed),
-        )
-        .unwrap()
-        .with_container(&container)
-        .unwrap()
-        .with_root_certificates_file(&azurite.ca_cert)
-    };
+    let config = || azurite.managed_identity_config(&identity.base_url(), &container);
     let at_site = Storage::new(config().with_location("site").unwrap()).unwrap();
     directories_and_files(&at_site, &Storage::new(config()).unwrap()).await;
 }
@@ -261,30 +235,11 @@ async fn prefixes_delimiters_and_metadata_in_blob_rest() {
     assert_eq!(err.kind(), blob_rest::ErrorKind::NotFound);
 }
 
-fn azblob() -> Command {
-    let bin = std::env::var_os("AZBLOB_BIN").unwrap_or_else(|| {
-        panic!(
-            "AZBLOB_BIN is not set: run the suite through `cargo xtask test`, which builds azblob"
-        )
-    });
-    let mut command = Command::new(bin);
-    command
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default());
-    command
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn azblob_ls_lists_directories_and_files() {
     let azurite = Azurite::from_env();
     let container = unique_container("list-cli");
-    let storage = Storage::new(
-        StorageConfig::with_endpoint(&azurite.http_endpoint, Auth::shared_key(DEV_KEY).unwrap())
-            .unwrap()
-            .with_container(&container)
-            .unwrap(),
-    )
-    .unwrap();
+    let storage = Storage::new(azurite.shared_key_config(&container)).unwrap();
     for name in ["img/cat.jpg", "img/raw/1.dng", "img/z z.png", "top.txt"] {
         storage.save(name, b"12345".to_vec()).await.unwrap();
     }
@@ -342,22 +297,8 @@ async fn azblob_ls_and_url_with_a_managed_identity() {
         .await
         .unwrap();
     let container = unique_container("list-cli-mi");
-    let managed = imds_token::ManagedIdentity::builder()
-        .environment(imds_token::Environment::empty())
-        .imds_endpoint(identity.base_url())
-        .build()
-        .unwrap();
-    let storage = Storage::new(
-        StorageConfig::with_endpoint(
-            &azurite.https_endpoint,
-            Auth::managed_identity_with(managed),
-        )
-        .unwrap()
-        .with_container(&container)
-        .unwrap()
-        .with_root_certificates_file(&azurite.ca_cert),
-    )
-    .unwrap();
+    let storage =
+        Storage::new(azurite.managed_identity_config(&identity.base_url(), &container)).unwrap();
     storage.save("a/b c.txt", b"mi".to_vec()).await.unwrap();
     storage.save("a/d/e.txt", b"e".to_vec()).await.unwrap();
     let base_url = identity.base_url();

@@ -3,10 +3,11 @@
 //! user delegation SAS (managed identity through a local IMDS endpoint, HTTPS Azurite with
 //! `--oauth basic`).
 
-use std::process::Command;
 use std::time::{Duration, SystemTime};
 
-use azurite_suite::{random_bytes, sha256_hex, unique_container, Azurite, DEV_ACCOUNT, DEV_KEY};
+use azurite_suite::{
+    azblob, random_bytes, sha256_hex, unique_container, Azurite, DEV_ACCOUNT, DEV_KEY,
+};
 use local_identity::{LocalIdentityServer, Options};
 use storage_facade::{
     Auth, BlobUrl, BlobUrlKind, ErrorKind, SaveOptions, Storage, StorageConfig, UrlOptions,
@@ -25,33 +26,6 @@ const AWKWARD_NAMES: [&str; 8] = [
     "mixed/a b+c#d%e?f&g=h.dat",
     "plain.txt",
 ];
-
-fn shared_key_config(azurite: &Azurite, container: &str) -> StorageConfig {
-    StorageConfig::with_endpoint(&azurite.http_endpoint, Auth::shared_key(DEV_KEY).unwrap())
-        .unwrap()
-        .with_container(container)
-        .unwrap()
-}
-
-fn managed_identity_config(
-    azurite: &Azurite,
-    identity: &LocalIdentityServer,
-    container: &str,
-) -> StorageConfig {
-    let managed = imds_token::ManagedIdentity::builder()
-        .environment(imds_token::Environment::empty())
-        .imds_endpoint(identity.base_url())
-        .build()
-        .unwrap();
-    StorageConfig::with_endpoint(
-        &azurite.https_endpoint,
-        Auth::managed_identity_with(managed),
-    )
-    .unwrap()
-    .with_container(container)
-    .unwrap()
-    .with_root_certificates_file(&azurite.ca_cert)
-}
 
 /// A browser-like client: no credential, trusts the HTTPS Azurite's certificate.
 fn browser(azurite: &Azurite) -> reqwest::Client {
@@ -211,7 +185,7 @@ fn signature(url: &BlobUrl) -> String {
 #[tokio::test]
 async fn service_sas_urls_with_the_account_key() {
     let azurite = Azurite::from_env();
-    let storage = Storage::new(shared_key_config(&azurite, &unique_container("sas-key"))).unwrap();
+    let storage = Storage::new(azurite.shared_key_config(&unique_container("sas-key"))).unwrap();
     urls_work(&storage, &browser(&azurite), BlobUrlKind::ServiceSas).await;
 }
 
@@ -221,7 +195,7 @@ async fn user_delegation_sas_urls_with_a_managed_identity() {
     let identity = LocalIdentityServer::start(Options::default())
         .await
         .unwrap();
-    let config = managed_identity_config(&azurite, &identity, &unique_container("sas-mi"));
+    let config = azurite.managed_identity_config(&identity.base_url(), &unique_container("sas-mi"));
     let storage = Storage::new(config).unwrap();
     urls_work(&storage, &browser(&azurite), BlobUrlKind::UserDelegationSas).await;
     // Dozens of requests and URLs, one token: the delegation key request reuses it too.
@@ -236,7 +210,8 @@ async fn a_custom_domain_replaces_the_endpoint_in_urls() {
     // prefix, so the rewritten URL can really be fetched.
     let cdn = azurite.http_endpoint.replace("127.0.0.1", "localhost");
     let storage = Storage::new(
-        shared_key_config(&azurite, &container)
+        azurite
+            .shared_key_config(&container)
             .with_custom_domain(&cdn)
             .unwrap(),
     )
@@ -282,7 +257,7 @@ async fn plain_urls_work_for_public_containers_only() {
     // The private container refuses the anonymous read (Azurite answers 403; the service
     // answers 404 ResourceNotFound, so as not to reveal the blob).
     for (container, expected) in [(public, 200), (unique_container("sas-private"), 403)] {
-        let storage = Storage::new(shared_key_config(&azurite, &container)).unwrap();
+        let storage = Storage::new(azurite.shared_key_config(&container)).unwrap();
         storage
             .save("logo b+w.svg", b"<svg/>".to_vec())
             .await
@@ -309,7 +284,7 @@ async fn plain_urls_work_for_public_containers_only() {
 async fn a_sas_configured_storage_cannot_sign_urls() {
     let azurite = Azurite::from_env();
     let container = unique_container("sas-none");
-    let keyed = Storage::new(shared_key_config(&azurite, &container)).unwrap();
+    let keyed = Storage::new(azurite.shared_key_config(&container)).unwrap();
     keyed.save("a.txt", b"a".to_vec()).await.unwrap();
     let token_url = keyed
         .url_with("a.txt", UrlOptions::expires_in(HOUR).write())
@@ -342,24 +317,11 @@ async fn a_sas_configured_storage_cannot_sign_urls() {
     );
 }
 
-fn azblob() -> Command {
-    let bin = std::env::var_os("AZBLOB_BIN").unwrap_or_else(|| {
-        panic!(
-            "AZBLOB_BIN is not set: run the suite through `cargo xtask test`, which builds azblob"
-        )
-    });
-    let mut command = Command::new(bin);
-    command
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default());
-    command
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn azblob_url_prints_working_urls() {
     let azurite = Azurite::from_env();
     let container = unique_container("sas-cli");
-    let storage = Storage::new(shared_key_config(&azurite, &container)).unwrap();
+    let storage = Storage::new(azurite.shared_key_config(&container)).unwrap();
     storage
         .save("docs/a b+c.txt", b"hello".to_vec())
         .await
