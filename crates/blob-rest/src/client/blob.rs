@@ -69,17 +69,10 @@ impl BlobClient {
         const OPERATION: &str = "Put Blob";
         let body = body.into();
         self.check_names(OPERATION)?;
-        check_metadata(&options.metadata).map_err(|e| e.with_context(self.context(OPERATION)))?;
         let mut headers = HeaderMap::new();
         headers.insert("x-ms-blob-type", HeaderValue::from_static("BlockBlob"));
         if let Some(value) = &options.content_type {
             headers.insert(CONTENT_TYPE, self.value(OPERATION, "content type", value)?);
-        }
-        if let Some(value) = &options.cache_control {
-            check_signed_header_text("the cache control value", value)
-                .map_err(|e| e.with_context(self.context(OPERATION)))?;
-            let value = self.value(OPERATION, "cache control", value)?;
-            headers.insert("x-ms-blob-cache-control", value);
         }
         let content_md5 = options
             .content_md5
@@ -89,24 +82,7 @@ impl BlobClient {
                 .expect("base64 is a valid header value");
             headers.insert("content-md5", value);
         }
-        for (name, value) in &options.metadata {
-            let header =
-                HeaderName::from_bytes(format!("x-ms-meta-{name}").to_lowercase().as_bytes())
-                    .map_err(|_| {
-                        Error::invalid_input(format!("the metadata name {name:?} is not valid"))
-                            .with_context(self.context(OPERATION))
-                    })?;
-            headers.insert(header, self.value(OPERATION, "metadata value", value)?);
-        }
-        match &options.condition {
-            PutCondition::Overwrite => {}
-            PutCondition::IfNotExists => {
-                headers.insert(IF_NONE_MATCH, HeaderValue::from_static("*"));
-            }
-            PutCondition::IfMatch(etag) => {
-                headers.insert(IF_MATCH, self.value(OPERATION, "ETag", etag)?);
-            }
-        }
+        self.put_headers(OPERATION, &options, &mut headers)?;
         let request = self.request(OPERATION, Method::PUT, headers, Some(body))?;
         let request = Request {
             create_only: options.condition == PutCondition::IfNotExists,
@@ -221,6 +197,42 @@ impl BlobClient {
     }
 
     /// "Get Blob photos/cat.jpg", the prefix of this blob's errors.
+    /// The headers Put Blob and Put Block List share: cache control, user metadata and the
+    /// write condition of `options`, checked before anything is sent.
+    pub(crate) fn put_headers(
+        &self,
+        operation: &str,
+        options: &PutBlobOptions,
+        headers: &mut HeaderMap,
+    ) -> Result<(), Error> {
+        check_metadata(&options.metadata).map_err(|e| e.with_context(self.context(operation)))?;
+        if let Some(value) = &options.cache_control {
+            check_signed_header_text("the cache control value", value)
+                .map_err(|e| e.with_context(self.context(operation)))?;
+            let value = self.value(operation, "cache control", value)?;
+            headers.insert("x-ms-blob-cache-control", value);
+        }
+        for (name, value) in &options.metadata {
+            let header =
+                HeaderName::from_bytes(format!("x-ms-meta-{name}").to_lowercase().as_bytes())
+                    .map_err(|_| {
+                        Error::invalid_input(format!("the metadata name {name:?} is not valid"))
+                            .with_context(self.context(operation))
+                    })?;
+            headers.insert(header, self.value(operation, "metadata value", value)?);
+        }
+        match &options.condition {
+            PutCondition::Overwrite => {}
+            PutCondition::IfNotExists => {
+                headers.insert(IF_NONE_MATCH, HeaderValue::from_static("*"));
+            }
+            PutCondition::IfMatch(etag) => {
+                headers.insert(IF_MATCH, self.value(operation, "ETag", etag)?);
+            }
+        }
+        Ok(())
+    }
+
     pub(crate) fn context(&self, operation: &str) -> String {
         format!(
             "{operation} {}/{}",

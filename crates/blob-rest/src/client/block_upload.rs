@@ -17,8 +17,7 @@ use std::fmt;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use bytes::Bytes;
-use http::header::{IF_MATCH, IF_NONE_MATCH};
-use http::{HeaderMap, HeaderName, HeaderValue, Method};
+use http::{HeaderMap, HeaderValue, Method};
 use md5::{Digest, Md5};
 
 use crate::body::Body;
@@ -26,7 +25,6 @@ use crate::client::BlobClient;
 use crate::encoding::encode_component;
 use crate::error::Error;
 use crate::models::{PutBlobOptions, PutBlobResponse, PutCondition};
-use crate::names::{check_metadata, check_signed_header_text};
 use crate::pipeline::Request;
 use crate::properties::put_blob_response;
 
@@ -145,40 +143,15 @@ impl BlobClient {
                 .with_context(context()));
             }
         }
-        check_metadata(&options.metadata).map_err(|e| e.with_context(context()))?;
-
         let mut headers = HeaderMap::new();
         if let Some(value) = &options.content_type {
             let value = self.value(OPERATION, "content type", value)?;
             headers.insert("x-ms-blob-content-type", value);
         }
-        if let Some(value) = &options.cache_control {
-            check_signed_header_text("the cache control value", value)
-                .map_err(|e| e.with_context(context()))?;
-            let value = self.value(OPERATION, "cache control", value)?;
-            headers.insert("x-ms-blob-cache-control", value);
-        }
         if let Some(md5) = &options.content_md5 {
             headers.insert("x-ms-blob-content-md5", md5_header(md5));
         }
-        for (name, value) in &options.metadata {
-            let header =
-                HeaderName::from_bytes(format!("x-ms-meta-{name}").to_lowercase().as_bytes())
-                    .map_err(|_| {
-                        Error::invalid_input(format!("the metadata name {name:?} is not valid"))
-                            .with_context(context())
-                    })?;
-            headers.insert(header, self.value(OPERATION, "metadata value", value)?);
-        }
-        match &options.condition {
-            PutCondition::Overwrite => {}
-            PutCondition::IfNotExists => {
-                headers.insert(IF_NONE_MATCH, HeaderValue::from_static("*"));
-            }
-            PutCondition::IfMatch(etag) => {
-                headers.insert(IF_MATCH, self.value(OPERATION, "ETag", etag)?);
-            }
-        }
+        self.put_headers(OPERATION, &options, &mut headers)?;
         let body = block_list_xml(blocks);
         headers.insert("content-md5", md5_header(&Md5::digest(&body).into()));
         let request =
