@@ -185,6 +185,6 @@ mod tests {
             failed.to_string(),
             "step `azurite start` failed: port 10000 is taken"
         );
-        assert_eq!(report.totals(), "steps: 1 passed, 1 failed, 4 skipped");
+        assert_eq!(report.totals(), "steps: 1 passed, 1 failed, 5 skipped");
     }
 }
