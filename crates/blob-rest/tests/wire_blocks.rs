@@ -189,6 +189,58 @@ async fn an_upload_above_the_threshold_is_staged_in_blocks_and_committed_in_orde
     assert_eq!(reported.len(), 3);
 }
 
+/// Blocks of a few MiB are hashed off the runtime's workers, the whole blob's hash one block
+/// behind the reader: every block must still carry its own MD5, and the list the MD5 of all
+/// blocks in their order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn blocks_hashed_on_the_blocking_pool_keep_their_own_and_the_whole_md5() {
+    let server = server_accepting_puts().await;
+    let clock = TestClock::new();
+    let blob = shared_key_client(&server, &clock)
+        .container("photos")
+        .blob("big file.bin");
+    // Five blocks of 1 MiB and a short sixth, each different, so an out-of-order hash of
+    // the whole blob would not match.
+    let block = 1024 * 1024;
+    let content: Vec<u8> = (0..5 * block + 1234)
+        .map(|i| u8::try_from((i * 7 + i / block) % 251).unwrap())
+        .collect();
+    let upload = UploadOptions::new()
+        .block_size(block as u64)
+        .single_put_threshold(block as u64)
+        .max_in_flight(3);
+    let committed = blob
+        .upload_reader(&content[..], &upload, PutBlobOptions::new())
+        .await
+        .unwrap();
+    assert_eq!(committed.content_md5, Some(Md5::digest(&content).into()));
+
+    let sent = requests(&server).await;
+    assert_eq!(sent.len(), 7, "six blocks and the list");
+    let (blocks, list) = sent.split_at(6);
+    let mut staged: Vec<(u32, Vec<u8>)> = blocks
+        .iter()
+        .map(|request| {
+            assert_eq!(
+                header(request, "content-md5"),
+                Some(md5_b64(&request.body).as_str()),
+                "block {}",
+                block_id(request)
+            );
+            let raw = STANDARD.decode(block_id(request)).unwrap();
+            let index = u32::from_be_bytes(raw[8..].try_into().unwrap());
+            (index, request.body.clone())
+        })
+        .collect();
+    staged.sort();
+    let joined: Vec<u8> = staged.into_iter().flat_map(|(_, body)| body).collect();
+    assert_eq!(joined, content);
+    assert_eq!(
+        header(&list[0], "x-ms-blob-content-md5"),
+        Some(md5_b64(&content).as_str())
+    );
+}
+
 #[tokio::test]
 async fn a_block_refused_with_503_is_sent_again_alone() {
     let server = MockServer::start().await;
