@@ -3,9 +3,11 @@
 //! - `cargo xtask demo [FILE]`: the main job, an image stored with no key anywhere;
 //! - `cargo xtask azurite start|stop|status`: the local Azurite blob emulator;
 //! - `cargo xtask test`: fmt, clippy, unit tests, then the Azurite suite, as CI runs them;
-//! - `cargo xtask fuzz [--seconds N]`: each cargo-fuzz target for a bounded time.
+//! - `cargo xtask fuzz [--seconds N]`: each cargo-fuzz target for a bounded time;
+//! - `cargo xtask bench [--quick]`: the benchmarks against object_store and raw reqwest.
 
 mod azurite;
+mod bench;
 mod cert;
 mod cmd;
 mod demo;
@@ -55,6 +57,11 @@ enum Command {
     ///
     /// Installs cargo-fuzz if it is missing. Not part of `test`: it takes minutes.
     Fuzz(fuzz::FuzzArgs),
+    /// Measure signing, token reads, small and large blobs against object_store and raw
+    /// reqwest, and the demo workload on Azurite; write a markdown table of the results.
+    ///
+    /// Not part of `test`: a full run takes several minutes.
+    Bench(bench::BenchArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -129,5 +136,6 @@ fn run(command: Command) -> Result<(), Error> {
         Command::Demo { file, ports } => demo::run(file, ports),
         Command::Test(args) => test::run(&args),
         Command::Fuzz(args) => fuzz::run(&args),
+        Command::Bench(args) => bench::run(&args),
     }
 }
