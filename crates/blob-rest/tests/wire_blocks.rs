@@ -201,13 +201,13 @@ async fn blocks_hashed_on_the_blocking_pool_keep_their_own_and_the_whole_md5() {
         .blob("big file.bin");
     // Five blocks of 1 MiB and a short sixth, each different, so an out-of-order hash of
     // the whole blob would not match.
-    let block = 1024 * 1024;
+    let block: u64 = 1024 * 1024;
     let content: Vec<u8> = (0..5 * block + 1234)
         .map(|i| u8::try_from((i * 7 + i / block) % 251).unwrap())
         .collect();
     let upload = UploadOptions::new()
-        .block_size(block as u64)
-        .single_put_threshold(block as u64)
+        .block_size(block)
+        .single_put_threshold(block)
         .max_in_flight(3);
     let committed = blob
         .upload_reader(&content[..], &upload, PutBlobOptions::new())
