@@ -23,6 +23,9 @@ use crate::transport::RequestSecrets;
 /// The public cloud's authority, used when `AZURE_AUTHORITY_HOST` is not set.
 pub(crate) const DEFAULT_AUTHORITY_HOST: &str = "https://login.microsoftonline.com/";
 const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+/// The most of the federated token file read: a projected service account token is a JWT of
+/// one to a few KiB, so anything this large is the wrong file.
+const MAX_ASSERTION_BYTES: u64 = 64 * 1024;
 
 #[derive(Debug)]
 pub(crate) struct WorkloadIdentity {
@@ -119,18 +122,56 @@ impl WorkloadIdentity {
     }
 
     async fn read_assertion(&self) -> Result<Zeroizing<String>, Error> {
+        use tokio::io::AsyncReadExt as _;
+
         let path = self.token_file.display();
-        let contents = tokio::fs::read_to_string(&self.token_file)
+        let unreadable = |error: std::io::Error| {
+            Error::config(format!(
+                "cannot read the federated token file {path}: {error}; on AKS, check that \
+                 the pod has the azure.workload.identity/use label and that its service \
+                 account is annotated with the identity's client id"
+            ))
+            .with_source(error)
+        };
+        // The refresh holds the cache's lock while it reads, so a read must end quickly:
+        // a FIFO with no writer would block every caller, and a device such as /dev/zero
+        // would fill memory. Kubernetes projects a regular file (behind symlinks, which
+        // `metadata` follows) holding a JWT of a few KiB.
+        let metadata = tokio::fs::metadata(&self.token_file)
             .await
-            .map(Zeroizing::new)
-            .map_err(|error| {
-                Error::config(format!(
-                    "cannot read the federated token file {path}: {error}; on AKS, check that \
-                     the pod has the azure.workload.identity/use label and that its service \
-                     account is annotated with the identity's client id"
-                ))
-                .with_source(error)
-            })?;
+            .map_err(unreadable)?;
+        if !metadata.is_file() {
+            return Err(Error::config(format!(
+                "the federated token file {path} is not a regular file; point \
+                 AZURE_FEDERATED_TOKEN_FILE at the service account token Kubernetes projects"
+            )));
+        }
+        let file = tokio::fs::File::open(&self.token_file)
+            .await
+            .map_err(unreadable)?;
+        let mut bytes = Zeroizing::new(Vec::new());
+        file.take(MAX_ASSERTION_BYTES + 1)
+            .read_to_end(&mut bytes)
+            .await
+            .map_err(unreadable)?;
+        if bytes.len() as u64 > MAX_ASSERTION_BYTES {
+            return Err(Error::config(format!(
+                "the federated token file {path} is larger than {} KiB; it should hold only \
+                 the service account token Kubernetes projects there",
+                MAX_ASSERTION_BYTES / 1024
+            )));
+        }
+        let contents = match String::from_utf8(std::mem::take(&mut *bytes)) {
+            Ok(text) => Zeroizing::new(text),
+            Err(error) => {
+                // Zeroize the bytes the error hands back before reporting it.
+                drop(Zeroizing::new(error.into_bytes()));
+                return Err(Error::config(format!(
+                    "the federated token file {path} is not UTF-8 text; it should hold the \
+                     service account token Kubernetes projects there"
+                )));
+            }
+        };
         if contents.trim().is_empty() {
             return Err(Error::config(format!(
                 "the federated token file {path} is empty; it should hold the service \

@@ -257,3 +257,89 @@ async fn an_empty_token_file_is_a_config_error() {
     );
     assert!(requests(&server).await.is_empty());
 }
+
+/// The token is read while the cache's refresh lock is held, so reading it must end: a FIFO
+/// with no writer is refused without opening it, and an oversized file after 64 KiB.
+#[cfg(unix)]
+#[tokio::test]
+async fn a_token_path_that_is_not_a_regular_file_is_refused_without_blocking() {
+    let server = MockServer::start().await;
+    let dir = scratch_dir("workload-fifo");
+    let fifo = dir.join("token");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success(), "mkfifo failed");
+    let identity = ManagedIdentity::builder()
+        .environment(workload_env(&server, &fifo, "/"))
+        .clock(ManualClock::default())
+        .build()
+        .unwrap();
+
+    let error = identity.token(STORAGE).await.unwrap_err();
+
+    assert_eq!(error.kind(), ErrorKind::Config);
+    assert_eq!(
+        error.to_string(),
+        format!(
+            "the federated token file {} is not a regular file; point \
+             AZURE_FEDERATED_TOKEN_FILE at the service account token Kubernetes projects",
+            fifo.display()
+        )
+    );
+    assert!(requests(&server).await.is_empty());
+}
+
+#[tokio::test]
+async fn an_oversized_or_binary_token_file_is_a_config_error() {
+    let server = MockServer::start().await;
+    let dir = scratch_dir("workload-oversized");
+    let file = dir.join("token");
+    // A failed refresh is remembered and backed off from, so each case gets its own identity.
+    let identity = || {
+        ManagedIdentity::builder()
+            .environment(workload_env(&server, &file, "/"))
+            .clock(ManualClock::default())
+            .build()
+            .unwrap()
+    };
+
+    std::fs::write(&file, vec![b'a'; 64 * 1024 + 1]).unwrap();
+    let error = identity().token(STORAGE).await.unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Config);
+    assert_eq!(
+        error.to_string(),
+        format!(
+            "the federated token file {} is larger than 64 KiB; it should hold only the \
+             service account token Kubernetes projects there",
+            file.display()
+        )
+    );
+
+    std::fs::write(&file, [0xff, 0xfe, b'x']).unwrap();
+    let error = identity().token(STORAGE).await.unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Config);
+    assert_eq!(
+        error.to_string(),
+        format!(
+            "the federated token file {} is not UTF-8 text; it should hold the service \
+             account token Kubernetes projects there",
+            file.display()
+        )
+    );
+
+    // Exactly 64 KiB is still read and sent.
+    let assertion = "b".repeat(64 * 1024);
+    std::fs::write(&file, &assertion).unwrap();
+    Mock::given(method("POST"))
+        .and(path(token_path()))
+        .respond_with(entra_token("sixty-four-kib"))
+        .mount(&server)
+        .await;
+    let token = identity().token(STORAGE).await.unwrap();
+    assert_eq!(token.secret(), "sixty-four-kib");
+    let sent = requests(&server).await;
+    assert_eq!(sent.len(), 1);
+    assert_entra_request(&sent[0], &assertion, STORAGE_SCOPE);
+}
