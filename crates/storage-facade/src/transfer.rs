@@ -64,9 +64,11 @@ impl TransferOptions {
     }
 
     /// The bytes one transfer holds in memory at most, content-wise: `block_size` times
-    /// `max_in_flight`, or the threshold if larger.
+    /// `max_in_flight` (saturating at `u64::MAX`), or the threshold if larger.
     pub fn memory_bound(&self) -> u64 {
-        (self.block_size * self.max_in_flight as u64).max(self.single_put_threshold)
+        self.block_size
+            .saturating_mul(u64::try_from(self.max_in_flight).unwrap_or(u64::MAX))
+            .max(self.single_put_threshold)
     }
 
     fn upload(&self, progress: Option<&ProgressFn>) -> blob_rest::UploadOptions {
@@ -249,5 +251,25 @@ impl Storage {
             }
             Err(error) => Attempt::Failed(error),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn memory_bound_saturates_instead_of_overflowing() {
+        let huge = TransferOptions::new()
+            .block_size(u64::MAX / 2)
+            .max_in_flight(3);
+        assert_eq!(huge.memory_bound(), u64::MAX);
+        let usual = TransferOptions::new().block_size(4 * MIB).max_in_flight(8);
+        assert_eq!(usual.memory_bound(), 32 * MIB);
+        let threshold = TransferOptions::new()
+            .block_size(MIB)
+            .max_in_flight(2)
+            .single_put_threshold(64 * MIB);
+        assert_eq!(threshold.memory_bound(), 64 * MIB);
     }
 }
