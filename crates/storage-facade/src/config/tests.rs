@@ -244,13 +244,31 @@ fn account_names_follow_azure_rules() {
         "AZURE_STORAGE_ACCOUNT `ab` is not a valid storage account name (it has 2 characters): \
          use 3 to 24 lowercase letters and digits"
     );
+    // Longer than a name, or with `=`/`;`: maybe a pasted key or connection string, so the
+    // value is never quoted back.
     assert_eq!(
         env_error(&[("AZURE_STORAGE_ACCOUNT", "a".repeat(25).as_str())]),
-        format!(
-            "AZURE_STORAGE_ACCOUNT `{}` is not a valid storage account name (it has 25 \
-             characters): use 3 to 24 lowercase letters and digits",
-            "a".repeat(25)
-        )
+        "AZURE_STORAGE_ACCOUNT is not a valid storage account name (it has 25 characters; the \
+         value is not shown, as it may be a key or connection string: those belong in \
+         AZURE_STORAGE_KEY or AZURE_STORAGE_CONNECTION_STRING): use 3 to 24 lowercase letters \
+         and digits"
+    );
+    let pasted = "AccountName=x;AccountKey=SENTINELsecretKEY0123456789abcdef==";
+    let message = env_error(&[("AZURE_STORAGE_ACCOUNT", pasted)]);
+    assert_eq!(
+        message,
+        "AZURE_STORAGE_ACCOUNT is not a valid storage account name (it has 60 characters, and \
+         it contains characters other than lowercase letters and digits; the value is not \
+         shown, as it may be a key or connection string: those belong in AZURE_STORAGE_KEY or \
+         AZURE_STORAGE_CONNECTION_STRING): use 3 to 24 lowercase letters and digits"
+    );
+    assert!(!message.contains("SENTINEL") && !message.contains("Account"));
+    assert_eq!(
+        env_error(&[("AZURE_STORAGE_ACCOUNT", "k=v")]),
+        "AZURE_STORAGE_ACCOUNT is not a valid storage account name (it contains characters \
+         other than lowercase letters and digits; the value is not shown, as it may be a key or \
+         connection string: those belong in AZURE_STORAGE_KEY or \
+         AZURE_STORAGE_CONNECTION_STRING): use 3 to 24 lowercase letters and digits"
     );
     assert!(StorageConfig::new("abc", super::Auth::anonymous()).is_ok());
     assert!(StorageConfig::new(&"a1".repeat(12), super::Auth::anonymous()).is_ok());

@@ -26,23 +26,48 @@ pub(crate) fn quote(value: &str) -> String {
 }
 
 /// Storage account names: 3 to 24 lowercase ASCII letters and digits.
+///
+/// A value longer than a valid name, or with `=` or `;`, is not quoted back: it may be a key
+/// or connection string pasted into the wrong variable. The message then says only what is
+/// wrong with it.
 pub(crate) fn account_name(label: &str, value: &str) -> Result<String> {
-    let problem = if value.len() < 3 || value.len() > 24 {
-        Some(format!("it has {} characters", value.chars().count()))
+    const MAX_LEN: usize = 24;
+    let chars = value.chars().count();
+    let bad_length = !(3..=MAX_LEN).contains(&value.len());
+    let bad_char = value
+        .chars()
+        .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit()));
+    if !bad_length && bad_char.is_none() {
+        return Ok(value.to_owned());
+    }
+    let hide = chars > MAX_LEN || value.contains(['=', ';']);
+    let message = if hide {
+        let mut problems = Vec::new();
+        if bad_length {
+            problems.push(format!("it has {chars} characters"));
+        }
+        if bad_char.is_some() {
+            problems
+                .push("it contains characters other than lowercase letters and digits".to_owned());
+        }
+        format!(
+            "{label} is not a valid storage account name ({}; the value is not shown, as it \
+             may be a key or connection string: those belong in AZURE_STORAGE_KEY or \
+             AZURE_STORAGE_CONNECTION_STRING): use 3 to 24 lowercase letters and digits",
+            problems.join(", and ")
+        )
     } else {
-        value
-            .chars()
-            .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit()))
-            .map(|c| format!("it contains {}", quote(&c.to_string())))
-    };
-    match problem {
-        None => Ok(value.to_owned()),
-        Some(problem) => Err(Error::config(format!(
+        let problem = match bad_char {
+            Some(c) if !bad_length => format!("it contains {}", quote(&c.to_string())),
+            _ => format!("it has {chars} characters"),
+        };
+        format!(
             "{label} {} is not a valid storage account name ({problem}): use 3 to 24 lowercase \
              letters and digits",
             quote(value)
-        ))),
-    }
+        )
+    };
+    Err(Error::config(message))
 }
 
 /// Container names: 3 to 63 lowercase letters, digits and single hyphens, starting and ending
