@@ -25,6 +25,36 @@ use crate::error::Error;
 /// The container the demo stores into.
 const CONTAINER: &str = "demo-photos";
 
+/// Where `UseDevelopmentStorage=true` points: Azurite's customary HTTP port.
+const DEVELOPMENT_BLOB_ENDPOINT: &str = "http://127.0.0.1:10000/devstoreaccount1";
+/// The emulator's well-known account key, published in Azure's documentation (not a secret).
+const DEVELOPMENT_KEY: &str =
+    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
+
+/// How the demo app authenticates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Auth {
+    /// HTTPS Azurite with OAuth, a local managed identity endpoint, and no key: the main job.
+    ManagedIdentity,
+    /// HTTP Azurite and the emulator's well-known key, as a developer box would.
+    DevelopmentKey,
+}
+
+impl Auth {
+    /// The key path when `AZURE_STORAGE_CONNECTION_STRING` asks for development storage.
+    pub(crate) fn from_env() -> Self {
+        let development = std::env::var("AZURE_STORAGE_CONNECTION_STRING").is_ok_and(|s| {
+            s.to_ascii_lowercase()
+                .contains("usedevelopmentstorage=true")
+        });
+        if development {
+            Auth::DevelopmentKey
+        } else {
+            Auth::ManagedIdentity
+        }
+    }
+}
+
 /// The variables through which an app could be handed a secret or a different identity. The
 /// demo clears them so that what it shows is exactly what it claims: the app has no key.
 const CLEARED: [&str; 10] = [
@@ -41,7 +71,7 @@ const CLEARED: [&str; 10] = [
 ];
 
 /// Runs the demo with `file`, or the picture bundled in `assets/`.
-pub(crate) fn run(file: Option<PathBuf>, ports: Ports) -> Result<(), Error> {
+pub(crate) fn run(file: Option<PathBuf>, ports: Ports, auth: Auth) -> Result<(), Error> {
     let photo = match file {
         Some(file) => file,
         None => cmd::workspace_root().join("assets/demo-landscape.png"),
@@ -62,14 +92,9 @@ pub(crate) fn run(file: Option<PathBuf>, ports: Ports) -> Result<(), Error> {
         "photo_app",
     ]))?;
 
-    let key_path = std::env::var("AZURE_STORAGE_CONNECTION_STRING").is_ok_and(|s| {
-        s.to_ascii_lowercase()
-            .contains("usedevelopmentstorage=true")
-    });
-    if key_path {
-        run_with_key(&photo, ports)
-    } else {
-        run_with_managed_identity(&photo, ports)
+    match auth {
+        Auth::DevelopmentKey => run_with_key(&photo, ports),
+        Auth::ManagedIdentity => run_with_managed_identity(&photo, ports),
     }
 }
 
@@ -128,25 +153,36 @@ fn run_with_managed_identity(photo: &Path, ports: Ports) -> Result<(), Error> {
     Ok(())
 }
 
-/// The key path: HTTP Azurite and the connection string from the environment.
+/// The key path: HTTP Azurite and the emulator's well-known key.
 fn run_with_key(photo: &Path, ports: Ports) -> Result<(), Error> {
-    println!("AZURE_STORAGE_CONNECTION_STRING asks for development storage: using the key path.");
+    println!("The key path: Azurite over HTTP and the emulator's well-known account key.");
     let azurite = azurite::start(&[Flavour::Http], ports)?;
-    println!(
-        "  Azurite          {}\n",
-        azurite.blob_endpoint(Flavour::Http).unwrap_or("?")
-    );
+    let endpoint = azurite
+        .blob_endpoint(Flavour::Http)
+        .ok_or_else(|| Error::Demo("Azurite's HTTP flavour did not come up".into()))?;
+    println!("  Azurite          {endpoint}\n");
+    let connection_string = development_connection_string(endpoint);
+    println!("The app, configured with a development connection string:");
+    println!("  AZURE_STORAGE_CONNECTION_STRING={connection_string}");
+    println!("  AZURE_STORAGE_CONTAINER={CONTAINER}\n");
     let mut app = app_command(photo);
-    app.env(
-        "AZURE_STORAGE_CONNECTION_STRING",
-        std::env::var("AZURE_STORAGE_CONNECTION_STRING").unwrap_or_default(),
-    )
-    .env("AZURE_STORAGE_CONTAINER", CONTAINER);
+    app.env("AZURE_STORAGE_CONNECTION_STRING", &connection_string)
+        .env("AZURE_STORAGE_CONTAINER", CONTAINER);
     let outcome = cmd::run(&mut app);
     azurite.stop()?;
     outcome.map_err(|e| Error::Demo(format!("the app failed: {e}")))?;
     println!("\nDone: the photo went up and came back identical, signed with SharedKey.");
     Ok(())
+}
+
+/// `UseDevelopmentStorage=true` when Azurite listens where that shorthand points; otherwise
+/// the same well-known account and key at the port it does listen on.
+fn development_connection_string(endpoint: &str) -> String {
+    if endpoint == DEVELOPMENT_BLOB_ENDPOINT {
+        "UseDevelopmentStorage=true".to_owned()
+    } else {
+        format!("AccountName=devstoreaccount1;AccountKey={DEVELOPMENT_KEY};BlobEndpoint={endpoint}")
+    }
 }
 
 fn https_endpoint(azurite: &RunningAzurite) -> Result<(String, PathBuf), Error> {
@@ -169,4 +205,24 @@ fn app_command(photo: &Path) -> Command {
         app.env_remove(name);
     }
     app
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_key_path_follows_azurite_to_another_port() {
+        assert_eq!(
+            development_connection_string("http://127.0.0.1:10000/devstoreaccount1"),
+            "UseDevelopmentStorage=true"
+        );
+        assert_eq!(
+            development_connection_string("http://127.0.0.1:20000/devstoreaccount1"),
+            format!(
+                "AccountName=devstoreaccount1;AccountKey={DEVELOPMENT_KEY};\
+                 BlobEndpoint=http://127.0.0.1:20000/devstoreaccount1"
+            )
+        );
+    }
 }

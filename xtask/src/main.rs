@@ -133,7 +133,7 @@ fn run(command: Command) -> Result<(), Error> {
             AzuriteAction::Stop => azurite::stop(),
             AzuriteAction::Status => azurite::status(),
         },
-        Command::Demo { file, ports } => demo::run(file, ports),
+        Command::Demo { file, ports } => demo::run(file, ports, demo::Auth::from_env()),
         Command::Test(args) => test::run(&args),
         Command::Fuzz(args) => fuzz::run(&args),
         Command::Bench(args) => bench::run(&args),

@@ -2,7 +2,7 @@
 //!
 //! fmt, clippy, the unit and wiremock tests of every package but the Azurite suite, then Azurite
 //! (both flavours), the suite against it, and the demo (the README's main job) on the same
-//! Azurite. Azurite is stopped afterwards whatever happened:
+//! Azurite, over a managed identity and over the key path. Azurite is stopped afterwards whatever happened:
 //! by the [`RunningAzurite`](crate::azurite::RunningAzurite) guard on an error or a panic, and by
 //! the Ctrl-C handler in `main` on an interruption.
 
@@ -24,13 +24,14 @@ pub(crate) struct TestArgs {
 }
 
 /// The steps, in the order they run.
-const STEPS: [&str; 7] = [
+const STEPS: [&str; 8] = [
     "fmt",
     "clippy",
     "unit tests",
     "azurite start",
     "azurite suite",
     "demo",
+    "demo (key)",
     "azurite stop",
 ];
 
@@ -88,8 +89,19 @@ fn run_steps(args: &TestArgs, report: &mut Report) -> Result<(), Error> {
             .env("AZBLOB_BIN", cmd::target_dir().join("debug/azblob"));
         cmd::run(&mut command)
     });
-    // The README's main job must keep working: run it as a user would, on the same Azurite.
-    let demo = suite.and_then(|()| report.step("demo", || demo::run(None, args.ports)));
+    // The README's main job must keep working: run it as a user would, on the same Azurite,
+    // over a managed identity and over the key path the README also shows.
+    let demo = suite
+        .and_then(|()| {
+            report.step("demo", || {
+                demo::run(None, args.ports, demo::Auth::ManagedIdentity)
+            })
+        })
+        .and_then(|()| {
+            report.step("demo (key)", || {
+                demo::run(None, args.ports, demo::Auth::DevelopmentKey)
+            })
+        });
     // Stop even when the suite failed; the suite's error is the one to report.
     let stopped = report.step("azurite stop", || running.stop());
     demo.and(stopped)
@@ -185,6 +197,6 @@ mod tests {
             failed.to_string(),
             "step `azurite start` failed: port 10000 is taken"
         );
-        assert_eq!(report.totals(), "steps: 1 passed, 1 failed, 5 skipped");
+        assert_eq!(report.totals(), "steps: 1 passed, 1 failed, 6 skipped");
     }
 }
