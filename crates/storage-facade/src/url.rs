@@ -223,41 +223,44 @@ impl Storage {
 /// `http://` is accepted only for a loopback host, since signed URLs would travel in clear.
 pub(crate) fn parse_custom_domain(domain: &str) -> Result<Url> {
     let text = domain.trim();
+    // The value is never quoted back: it may hold a password (`user:password@`) or a SAS in
+    // its query.
     let bad = |why: &str| {
         Error::config(format!(
-            "custom domain {}: {why}; give a host name such as cdn.example.com, or an https \
-             URL such as https://cdn.example.com/media",
-            quote(text)
+            "the custom domain {why}; give a host name such as cdn.example.com, or an https \
+             URL such as https://cdn.example.com/media"
         ))
     };
     if text.is_empty() {
-        return Err(bad("it is empty"));
+        return Err(bad("is empty"));
     }
     let with_scheme = if text.contains("://") {
         text.to_owned()
     } else {
         format!("https://{text}")
     };
-    let url = Url::parse(&with_scheme).map_err(|e| bad(&format!("it is not a valid URL ({e})")))?;
+    let url = Url::parse(&with_scheme).map_err(|e| bad(&format!("is not a valid URL ({e})")))?;
     if url.query().is_some() || url.fragment().is_some() {
-        return Err(bad("it has a query or fragment"));
+        return Err(bad("has a query or fragment (`?` or `#` part)"));
     }
     if !url.username().is_empty() || url.password().is_some() {
-        return Err(bad("it has a user name or password"));
+        return Err(bad("has a user name or password"));
     }
     let loopback = match url.host() {
         Some(url::Host::Domain(d)) => d == "localhost",
         Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
         Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        None => return Err(bad("it has no host")),
+        None => return Err(bad("has no host")),
     };
     match url.scheme() {
         "https" => Ok(url),
         "http" if loopback => Ok(url),
         "http" => Err(bad(
-            "plain http would send signed URLs in clear text over the network",
+            "is plain http, which would send signed URLs in clear text over the network",
         )),
-        other => Err(bad(&format!("the scheme {other}:// is not http(s)"))),
+        other => Err(bad(&format!(
+            "has the scheme {other}://, which is not http(s)"
+        ))),
     }
 }
 
@@ -288,6 +291,41 @@ mod tests {
             let err = parse_custom_domain(bad).unwrap_err();
             assert_eq!(err.kind(), ErrorKind::Config);
             assert!(err.to_string().contains(why), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn custom_domain_errors_never_echo_a_password_or_query() {
+        let tail = "; give a host name such as cdn.example.com, or an https URL such as \
+                    https://cdn.example.com/media";
+        for (bad, why) in [
+            (
+                "https://admin:SENTINELpw@cdn.example.com",
+                "has a user name or password",
+            ),
+            (
+                "https://cdn.example.com/media?sig=SENTINELsig",
+                "has a query or fragment (`?` or `#` part)",
+            ),
+            (
+                "http://admin:SENTINELpw@cdn.example.com",
+                "has a user name or password",
+            ),
+            (
+                "ftp://cdn.example.com/?sig=SENTINELsig",
+                "has a query or fragment (`?` or `#` part)",
+            ),
+            (
+                "https://admin:SENTINELpw@[::1",
+                "is not a valid URL (invalid IPv6 address)",
+            ),
+        ] {
+            let err = parse_custom_domain(bad).unwrap_err();
+            assert_eq!(err.to_string(), format!("the custom domain {why}{tail}"));
+            let debug = format!("{err:?}");
+            assert!(!err.to_string().contains("SENTINEL"), "{err}");
+            assert!(!debug.contains("SENTINEL"), "{debug}");
+            assert!(!debug.contains("admin"), "{debug}");
         }
     }
 
