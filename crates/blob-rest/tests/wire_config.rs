@@ -165,3 +165,49 @@ async fn bad_names_and_metadata_are_refused_before_sending() {
         "nothing may be sent for bad input"
     );
 }
+
+/// A clock outside what an HTTP date can express (before 1970 or after 9999).
+struct FixedClock(std::time::SystemTime);
+
+impl blob_rest::Clock for FixedClock {
+    fn now(&self) -> std::time::SystemTime {
+        self.0
+    }
+}
+
+#[tokio::test]
+async fn a_clock_outside_http_dates_is_an_error_not_a_panic() {
+    use std::time::{Duration, UNIX_EPOCH};
+    let server = MockServer::start().await;
+    Mock::given(any())
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&server)
+        .await;
+    let endpoint = Endpoint::parse(&format!("{}/devstoreaccount1", server.uri())).unwrap();
+    let credential = Credential::SharedKey(SharedKeyCredential::new(
+        "devstoreaccount1",
+        AccountKey::from_base64(DEV_KEY).unwrap(),
+    ));
+    for (now, words) in [
+        (UNIX_EPOCH - Duration::from_secs(1), "before 1970"),
+        (
+            UNIX_EPOCH + Duration::from_secs(253_402_300_800),
+            "after the year 9999",
+        ),
+    ] {
+        let options = ClientOptions::default().clock(std::sync::Arc::new(FixedClock(now)));
+        let blob = BlobServiceClient::new(endpoint.clone(), credential.clone(), options)
+            .unwrap()
+            .container("photos")
+            .blob("a.txt");
+        let error = blob.get_properties().await.unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::Config);
+        assert!(
+            error
+                .to_string()
+                .contains(&format!("the clock says it is {words}")),
+            "{error}"
+        );
+    }
+    assert!(requests(&server).await.is_empty());
+}

@@ -3,6 +3,8 @@
 //! Runs for every attempt, so each carries a fresh `x-ms-date` (the service refuses requests
 //! signed more than 15 minutes ago) and a token the provider considers current.
 
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
 use http::header::{AUTHORIZATION, CONTENT_LENGTH};
 use http::{HeaderMap, HeaderValue, Method};
 
@@ -37,7 +39,7 @@ pub(crate) async fn authorize(
     let body_len = request.body.as_ref().map(Body::len);
     headers.insert("x-ms-version", HeaderValue::from_static(API_VERSION));
     headers.insert("x-ms-client-request-id", client_request_id.clone());
-    let date = httpdate::fmt_http_date(clock.now());
+    let date = request_date(clock.now())?;
     headers.insert(
         "x-ms-date",
         HeaderValue::from_str(&date).expect("an HTTP date is a valid header value"),
@@ -77,6 +79,24 @@ pub(crate) async fn authorize(
     Ok(Authorized { url, headers })
 }
 
+/// `now` as the request's `x-ms-date`. `httpdate` panics for times before 1970 or after the
+/// year 9999, which a wrong clock (a caller's [`Clock`]) can give: those are an error instead.
+fn request_date(now: SystemTime) -> Result<String, Error> {
+    /// 10000-01-01T00:00:00Z, the first moment an HTTP date cannot express.
+    const YEAR_10000: Duration = Duration::from_secs(253_402_300_800);
+    match now.duration_since(UNIX_EPOCH) {
+        Ok(since) if since < YEAR_10000 => Ok(httpdate::fmt_http_date(now)),
+        Ok(_) => Err(Error::config(
+            "the clock says it is after the year 9999, which an HTTP date cannot express: \
+             check the system clock (or the Clock given in the client options)",
+        )),
+        Err(_) => Err(Error::config(
+            "the clock says it is before 1970, which an HTTP date cannot express: check the \
+             system clock (or the Clock given in the client options)",
+        )),
+    }
+}
+
 /// The `Authorization` header of a request signed with `key` (and the bare signature, for
 /// the scrubber): the whole per-attempt cost of SharedKey, string-to-sign and HMAC included.
 /// `crate::benching` measures exactly this function.
@@ -100,4 +120,34 @@ fn sensitive(value: &str) -> Result<HeaderValue, Error> {
     })?;
     header.set_sensitive(true);
     Ok(header)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_dates_outside_what_http_dates_express_are_errors_not_panics() {
+        let year_10000 = UNIX_EPOCH + Duration::from_secs(253_402_300_800);
+        assert_eq!(
+            request_date(year_10000 - Duration::from_secs(1)).unwrap(),
+            "Fri, 31 Dec 9999 23:59:59 GMT"
+        );
+        assert_eq!(
+            request_date(UNIX_EPOCH).unwrap(),
+            "Thu, 01 Jan 1970 00:00:00 GMT"
+        );
+        for (at, words) in [
+            (year_10000, "after the year 9999"),
+            (
+                UNIX_EPOCH + Duration::from_secs(400_000_000_000),
+                "after the year 9999",
+            ),
+            (UNIX_EPOCH - Duration::from_secs(1), "before 1970"),
+        ] {
+            let error = request_date(at).unwrap_err();
+            assert_eq!(error.kind(), crate::ErrorKind::Config);
+            assert!(error.to_string().contains(words), "{error}");
+        }
+    }
 }
