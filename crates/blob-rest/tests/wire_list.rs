@@ -152,10 +152,62 @@ async fn a_marker_that_does_not_move_stops_the_listing() {
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Other);
     assert!(
-        err.to_string().contains("same continuation marker"),
+        err.to_string()
+            .contains("returned a continuation marker it had already returned (1 markers seen)"),
         "{err}"
     );
     assert_eq!(requests(&server).await.len(), 2);
+}
+
+#[tokio::test]
+async fn markers_that_cycle_stop_the_listing() {
+    // A, B, A, B...: no marker repeats the one just before it, but the listing never ends.
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(query_param_is_missing("marker"))
+        .respond_with(page(&["a"], &[], "A"))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(query_param("marker", "A"))
+        .respond_with(page(&["b"], &[], "B"))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(query_param("marker", "B"))
+        .respond_with(page(&["c"], &[], "A"))
+        .mount(&server)
+        .await;
+    let clock = TestClock::new();
+    let mut pages = shared_key_client(&server, &clock)
+        .container("photos")
+        .list_blobs(ListBlobsOptions::new());
+    let mut names = Vec::new();
+    let err = loop {
+        match pages.next().await.expect("the listing ends with an error") {
+            Ok(page) => names.extend(page.blobs.into_iter().map(|b| b.name)),
+            Err(err) => break err,
+        }
+    };
+    assert!(pages.next().await.is_none());
+    assert_eq!(names, ["a", "b"]);
+    assert_eq!(err.kind(), ErrorKind::Other);
+    assert_eq!(
+        err.to_string(),
+        "List Blobs photos: the service returned a continuation marker it had already \
+         returned (2 markers seen), so the listing would never end; stopping instead of looping"
+    );
+    let markers: Vec<Option<String>> = requests(&server)
+        .await
+        .iter()
+        .map(|r| {
+            r.url
+                .query_pairs()
+                .find(|(n, _)| n == "marker")
+                .map(|(_, v)| v.into_owned())
+        })
+        .collect();
+    assert_eq!(markers, [None, Some("A".to_owned()), Some("B".to_owned())]);
 }
 
 #[tokio::test]

@@ -7,7 +7,7 @@
 //! entries ("directories"). Names the service cannot put in XML as they are come with
 //! `Encoded="true"` and percent-encoded; they are decoded here.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::time::SystemTime;
 
 use base64::engine::general_purpose::STANDARD;
@@ -178,24 +178,28 @@ impl ContainerClient {
         options: ListBlobsOptions,
     ) -> BoxStream<'static, Result<ListBlobsPage, Error>> {
         let client = self.clone();
-        stream::try_unfold(Some(options), move |state| {
+        // Every marker met so far, the starting one included: a marker seen again (the same
+        // one twice in a row, or a cycle such as A, B, A) would make this loop forever.
+        let seen: HashSet<String> = options.marker.iter().cloned().collect();
+        stream::try_unfold(Some((options, seen)), move |state| {
             let client = client.clone();
             async move {
-                let Some(options) = state else {
+                let Some((options, mut seen)) = state else {
                     return Ok(None);
                 };
                 let page = client.list_blobs_page(&options).await?;
                 let next = match page.next_marker.as_deref() {
                     None => None,
-                    // A marker that does not move would make this loop forever.
-                    Some(marker) if options.marker.as_deref() == Some(marker) => {
+                    Some(marker) if !seen.insert(marker.to_owned()) => {
                         return Err(Error::unexpected(format!(
-                            "{OPERATION} {}: the service returned the same continuation \
-                             marker twice; stopping instead of looping",
-                            client.name
+                            "{OPERATION} {}: the service returned a continuation marker it \
+                             had already returned ({} markers seen), so the listing would \
+                             never end; stopping instead of looping",
+                            client.name,
+                            seen.len()
                         )));
                     }
-                    Some(marker) => Some(options.clone().marker(marker)),
+                    Some(marker) => Some((options.clone().marker(marker), seen)),
                 };
                 Ok(Some((page, next)))
             }
