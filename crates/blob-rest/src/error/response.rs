@@ -27,6 +27,9 @@ const MAX_TEXT_CHARS: usize = 1024;
 /// Characters of a non-XML body shown in the error.
 const EXCERPT_CHARS: usize = 200;
 
+/// Characters kept of an error code or an echoed header.
+const MAX_CODE_CHARS: usize = 256;
+
 /// What an error body said.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub(crate) struct ErrorBody {
@@ -38,22 +41,35 @@ pub(crate) struct ErrorBody {
 }
 
 /// Parses a (possibly truncated) error body. Never fails: what cannot be understood becomes
-/// an excerpt.
-pub(crate) fn parse_error_body(body: &[u8]) -> ErrorBody {
+/// an excerpt. Each text is scrubbed of the request's secrets while still whole, and only
+/// then cut short: cut first, a secret straddling the cut would leave its prefix behind.
+pub(crate) fn parse_error_body(body: &[u8], scrubber: &Scrubber) -> ErrorBody {
     let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
     let text = String::from_utf8_lossy(body);
     if text.trim().is_empty() {
         return ErrorBody::default();
     }
-    let mut parsed = parse_xml(&text);
+    let raw = parse_xml(&text);
+    let mut parsed = ErrorBody {
+        code: raw
+            .code
+            .map(|v| printable_prefix(&scrubber.scrub(v), MAX_CODE_CHARS)),
+        message: raw.message.map(|v| first_line(&scrubber.scrub(v))),
+        authentication_detail: raw
+            .authentication_detail
+            .map(|v| first_line(&scrubber.scrub(v))),
+        excerpt: None,
+    };
     if parsed.code.is_none() && parsed.message.is_none() {
-        parsed.excerpt = Some(printable_prefix(text.trim(), EXCERPT_CHARS));
+        let whole = scrubber.scrub(text.trim().to_owned());
+        parsed.excerpt = Some(printable_prefix(&whole, EXCERPT_CHARS));
     }
     parsed
 }
 
 /// Extracts `Code`, `Message` and `AuthenticationErrorDetail` from an `<Error>` document,
-/// keeping whatever was found before a syntax error or the end of a truncated body.
+/// keeping whatever was found before a syntax error or the end of a truncated body. The
+/// values are whole (trimmed, not yet scrubbed or cut short).
 fn parse_xml(text: &str) -> ErrorBody {
     let mut reader = Reader::from_str(text);
     let mut path: Vec<String> = Vec::new();
@@ -92,11 +108,9 @@ fn parse_xml(text: &str) -> ErrorBody {
                 if path.len() == 2 {
                     let value = Some(current.trim().to_owned()).filter(|v| !v.is_empty());
                     match path[1].as_str() {
-                        "Code" => result.code = value.map(|v| printable_prefix(&v, 256)),
-                        "Message" => result.message = value.map(|v| first_line(&v)),
-                        "AuthenticationErrorDetail" => {
-                            result.authentication_detail = value.map(|v| first_line(&v));
-                        }
+                        "Code" => result.code = value,
+                        "Message" => result.message = value,
+                        "AuthenticationErrorDetail" => result.authentication_detail = value,
                         _ => {}
                     }
                 }
@@ -205,10 +219,11 @@ impl fmt::Debug for Scrubber {
     }
 }
 
-fn header_text(headers: &HeaderMap, name: &str) -> Option<String> {
+/// A header's text, scrubbed while whole and then cut short (see [`parse_error_body`]).
+fn header_text(headers: &HeaderMap, name: &str, scrubber: &Scrubber) -> Option<String> {
     let value = headers.get(name)?;
-    let text = String::from_utf8_lossy(value.as_bytes());
-    Some(printable_prefix(text.trim(), 256)).filter(|t| !t.is_empty())
+    let text = scrubber.scrub(String::from_utf8_lossy(value.as_bytes()).trim().to_owned());
+    Some(printable_prefix(&text, MAX_CODE_CHARS)).filter(|t| !t.is_empty())
 }
 
 /// Reads at most [`MAX_ERROR_BODY_BYTES`] of a body; a read error ends the body early.
@@ -245,10 +260,11 @@ pub(crate) fn from_parts(
     create_only: bool,
     scrubber: &Scrubber,
 ) -> Error {
-    let header_code = header_text(headers, "x-ms-error-code");
-    let request_id = header_text(headers, "x-ms-request-id");
-    let parsed = parse_error_body(&body[..body.len().min(MAX_ERROR_BODY_BYTES)]);
-    let code = header_code.or(parsed.code).map(|c| scrubber.scrub(c));
+    // Echoed headers are server text like the body: a proxy may put anything there.
+    let header_code = header_text(headers, "x-ms-error-code", scrubber);
+    let request_id = header_text(headers, "x-ms-request-id", scrubber);
+    let parsed = parse_error_body(&body[..body.len().min(MAX_ERROR_BODY_BYTES)], scrubber);
+    let code = header_code.or(parsed.code);
     let kind = classify(
         status,
         code.as_deref(),
@@ -258,11 +274,10 @@ pub(crate) fn from_parts(
     Error::service(ServiceError {
         status,
         code,
-        message: parsed.message.map(|m| scrubber.scrub(m)),
-        authentication_detail: parsed.authentication_detail.map(|m| scrubber.scrub(m)),
-        // Echoed headers are server text like the body: a proxy may put anything there.
-        request_id: request_id.map(|r| scrubber.scrub(r)),
-        body_excerpt: parsed.excerpt.map(|m| scrubber.scrub(m)),
+        message: parsed.message,
+        authentication_detail: parsed.authentication_detail,
+        request_id,
+        body_excerpt: parsed.excerpt,
         kind,
     })
 }
@@ -275,7 +290,7 @@ mod tests {
     fn parses_code_and_first_message_line_with_bom() {
         let body = "\u{feff}<?xml version=\"1.0\" encoding=\"utf-8\"?><Error><Code>BlobNotFound</Code>\
                     <Message>The specified blob does not exist.\nRequestId:1\nTime:x</Message></Error>";
-        let parsed = parse_error_body(body.as_bytes());
+        let parsed = parse_error_body(body.as_bytes(), &Scrubber::default());
         assert_eq!(parsed.code.as_deref(), Some("BlobNotFound"));
         assert_eq!(
             parsed.message.as_deref(),
@@ -288,7 +303,7 @@ mod tests {
     fn resolves_entities_and_keeps_auth_detail() {
         let body = "<Error><Code>AuthenticationFailed</Code><Message>a &amp; b &#x41;</Message>\
                     <AuthenticationErrorDetail>The MAC signature found</AuthenticationErrorDetail></Error>";
-        let parsed = parse_error_body(body.as_bytes());
+        let parsed = parse_error_body(body.as_bytes(), &Scrubber::default());
         assert_eq!(parsed.message.as_deref(), Some("a & b A"));
         assert_eq!(
             parsed.authentication_detail.as_deref(),
@@ -299,28 +314,37 @@ mod tests {
     #[test]
     fn non_xml_bodies_become_a_short_excerpt() {
         let body = format!("<html><body>Bad gateway {}</body></html>", "x".repeat(500));
-        let parsed = parse_error_body(body.as_bytes());
+        let parsed = parse_error_body(body.as_bytes(), &Scrubber::default());
         assert_eq!(parsed.code, None);
         let excerpt = parsed.excerpt.unwrap();
         assert!(excerpt.starts_with("<html><body>Bad gateway"));
         assert_eq!(excerpt.chars().count(), EXCERPT_CHARS + 1);
-        let parsed = parse_error_body(b"\x00\xff\xfe garbage");
+        let parsed = parse_error_body(b"\x00\xff\xfe garbage", &Scrubber::default());
         assert!(parsed.excerpt.is_some());
-        assert_eq!(parse_error_body(b"   "), ErrorBody::default());
+        assert_eq!(
+            parse_error_body(b"   ", &Scrubber::default()),
+            ErrorBody::default()
+        );
     }
 
     #[test]
     fn truncated_xml_keeps_what_was_complete() {
-        let parsed = parse_error_body(b"<Error><Code>ServerBusy</Code><Message>Ingress is ov");
+        let parsed = parse_error_body(
+            b"<Error><Code>ServerBusy</Code><Message>Ingress is ov",
+            &Scrubber::default(),
+        );
         assert_eq!(parsed.code.as_deref(), Some("ServerBusy"));
         assert_eq!(parsed.message, None);
     }
 
     #[test]
     fn nested_elements_do_not_count_as_code() {
-        let parsed = parse_error_body(b"<Error><Detail><Code>Inner</Code></Detail></Error>");
+        let parsed = parse_error_body(
+            b"<Error><Detail><Code>Inner</Code></Detail></Error>",
+            &Scrubber::default(),
+        );
         assert_eq!(parsed.code, None);
-        let parsed = parse_error_body(b"<Other><Code>X</Code></Other>");
+        let parsed = parse_error_body(b"<Other><Code>X</Code></Other>", &Scrubber::default());
         assert_eq!(parsed.code, None);
         assert!(parsed.excerpt.is_some());
     }
@@ -406,6 +430,66 @@ mod tests {
         assert!(
             excerpt.to_string().contains("<html><redacted></html>"),
             "{excerpt}"
+        );
+    }
+
+    #[test]
+    fn secrets_straddling_a_cut_are_scrubbed_before_the_cut() {
+        let secret = "sig=SENTINEL+7c1d/9e2fQz0=";
+        let mut scrubber = Scrubber::default();
+        scrubber.add(secret);
+        // The secret starts 10 characters before each cut: the excerpt's (200), the
+        // message's (1024) and an echoed header's (256).
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            "x-ms-request-id",
+            format!("{}{secret}", "h".repeat(MAX_CODE_CHARS - 10))
+                .parse()
+                .unwrap(),
+        );
+        let excerpt = from_parts(
+            StatusCode::BAD_GATEWAY,
+            &headers,
+            format!("{}{secret} tail", "e".repeat(EXCERPT_CHARS - 10)).as_bytes(),
+            false,
+            &scrubber,
+        );
+        let message = from_parts(
+            StatusCode::FORBIDDEN,
+            &headers,
+            format!(
+                "<Error><Code>AuthenticationFailed</Code><Message>{}{secret} tail</Message>\
+                 <AuthenticationErrorDetail>{}{secret}</AuthenticationErrorDetail></Error>",
+                "m".repeat(MAX_TEXT_CHARS - 10),
+                "d".repeat(MAX_TEXT_CHARS - 10),
+            )
+            .as_bytes(),
+            false,
+            &scrubber,
+        );
+        for error in [&excerpt, &message] {
+            let shown = format!("{error} {error:?}");
+            for end in Scrubber::MIN_SECRET_LEN..=secret.len() {
+                assert!(
+                    !shown.contains(&secret[..end]),
+                    "{:?} in {shown}",
+                    &secret[..end]
+                );
+            }
+            assert_eq!(
+                error.request_id(),
+                Some(format!("{}<redacted>", "h".repeat(MAX_CODE_CHARS - 10)).as_str())
+            );
+        }
+        assert!(
+            excerpt
+                .to_string()
+                .contains(&format!("{}<redacted>…\"", "e".repeat(EXCERPT_CHARS - 10))),
+            "{excerpt}"
+        );
+        assert_eq!(
+            message.message(),
+            Some(format!("{}<redacted>…", "m".repeat(MAX_TEXT_CHARS - 10)).as_str())
         );
     }
 
