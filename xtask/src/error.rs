@@ -32,6 +32,9 @@ pub(crate) enum Error {
     /// The demo could not run or its app failed.
     #[error("{0}")]
     Demo(String),
+    /// The benchmark's results could not be put into the performance page.
+    #[error("{0}")]
+    Bench(String),
     /// A fuzz target crashed, hung or was asked for by a wrong name.
     #[error("{0}")]
     Fuzz(String),
