@@ -15,7 +15,9 @@ use std::sync::Arc;
 use crate::error::{Error, Result};
 use crate::secret::Secret;
 
-pub(crate) use validate::{metadata as validate_metadata, quote};
+pub(crate) use validate::{
+    header_text as validate_header_text, metadata as validate_metadata, quote,
+};
 
 /// The emulator's well-known account, published in Azure's documentation.
 pub(crate) const DEVELOPMENT_ACCOUNT: &str = "devstoreaccount1";

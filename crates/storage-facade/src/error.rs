@@ -16,6 +16,10 @@ pub enum ErrorKind {
     /// A blob name breaks the name rules (empty, too long, control characters, climbs out of
     /// the location prefix). No request was sent.
     InvalidName,
+    /// A value given for one operation cannot be sent as it is (a content type, cache control
+    /// or URL override that is not printable ASCII, a bad range): fix the value. No request
+    /// was sent.
+    InvalidInput,
     /// The blob or its container does not exist.
     NotFound,
     /// A blob of that name exists and no free name was found (or the content could not be
@@ -117,6 +121,9 @@ impl Error {
             Blob::Transport => ErrorKind::Transport,
             Blob::Config => ErrorKind::Config,
             Blob::Io => ErrorKind::Io,
+            // Refused before sending (no status): the caller's value is at fault. A 400 from
+            // the service stays a service error.
+            Blob::InvalidInput if error.status().is_none() => ErrorKind::InvalidInput,
             _ => ErrorKind::Other,
         };
         let mut message = format!("{action}: {error}");

@@ -10,7 +10,9 @@ use blob_rest::{
 use bytes::Bytes;
 use tracing::Instrument as _;
 
-use crate::config::{validate_metadata, AuthChoice, AuthKind, SaveDefaults, StorageConfig};
+use crate::config::{
+    validate_header_text, validate_metadata, AuthChoice, AuthKind, SaveDefaults, StorageConfig,
+};
 use crate::content::{Content, SaveOptions};
 use crate::error::{Error, ErrorKind, Result};
 use crate::identity::ManagedIdentityTokenProvider;
@@ -166,7 +168,7 @@ impl Storage {
         mut content: Content,
         options: SaveOptions,
     ) -> Result<String> {
-        let put_options = self.put_options(&name.relative, &options)?;
+        let put_options = self.put_options(&name, &options)?;
         let overwrite = options.overwrite.unwrap_or(self.inner.overwrite);
         let put_options = put_options.condition(match &options.if_match {
             Some(etag) => PutCondition::IfMatch(etag.clone()),
@@ -400,7 +402,15 @@ impl Storage {
             .map(|&()| ())
     }
 
-    fn put_options(&self, relative: &str, options: &SaveOptions) -> Result<PutBlobOptions> {
+    /// The content type, cache control and metadata of a save, checked before any request.
+    fn put_options(&self, name: &BlobName, options: &SaveOptions) -> Result<PutBlobOptions> {
+        let relative = name.relative.as_str();
+        let refused = |error: Error| {
+            Error::new(
+                error.kind(),
+                format!("{}: {}", self.action("save", &name.full), error.message()),
+            )
+        };
         let defaults = &self.inner.defaults;
         let content_type = options
             .content_type
@@ -412,12 +422,14 @@ impl Storage {
                     .map(str::to_owned)
             })
             .unwrap_or_else(|| FALLBACK_CONTENT_TYPE.to_owned());
+        validate_header_text("content type", &content_type).map_err(refused)?;
         let mut put = PutBlobOptions::new().content_type(content_type);
         if let Some(cache_control) = options
             .cache_control
             .as_ref()
             .or(defaults.cache_control.as_ref())
         {
+            validate_header_text("cache control", cache_control).map_err(refused)?;
             put = put.cache_control(cache_control.clone());
         }
         let mut metadata: Vec<(String, String)> = defaults

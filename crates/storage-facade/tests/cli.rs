@@ -276,3 +276,123 @@ async fn put_prints_the_stored_name_and_get_writes_the_file() {
     assert_eq!(rm.status.code(), Some(0), "{}", stderr(&rm));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// A wiremock server that fails the test (when dropped) if any request reaches it.
+async fn server_expecting_no_request() -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(wiremock::matchers::any())
+        .respond_with(ResponseTemplate::new(500))
+        .expect(0)
+        .mount(&server)
+        .await;
+    server
+}
+
+fn scratch_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "azblob-cli-{name}-{}-{:08x}",
+        std::process::id(),
+        fastrand::u32(..)
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn a_url_override_that_cannot_be_a_header_exits_2() {
+    let output = azblob(
+        &[
+            "url",
+            "docs/cv.pdf",
+            "--content-disposition",
+            "attachment; filename=\"résumé.pdf\"",
+        ],
+        &[(
+            "AZURE_STORAGE_CONNECTION_STRING",
+            "UseDevelopmentStorage=true",
+        )],
+    );
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert_eq!(
+        stderr(&output),
+        "azblob: error: cannot make a URL for `cv.pdf` in container `docs`: create a SAS URL \
+         for docs/cv.pdf: the SAS content disposition override must be printable ASCII (it \
+         becomes a response header); for a file name with other letters use the RFC 6266 form \
+         filename*=UTF-8''<percent-encoded name>\n"
+    );
+    assert!(output.stdout.is_empty());
+}
+
+#[tokio::test]
+async fn a_content_type_that_cannot_be_sent_exits_2_before_any_request() {
+    let server = server_expecting_no_request().await;
+    let env = wiremock_env(&server);
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let dir = scratch_dir("content-type");
+    let file = dir.join("cat.jpg");
+    std::fs::write(&file, b"meow").unwrap();
+
+    let output = azblob_async(
+        &[
+            "put",
+            "--content-type",
+            "image/jpég",
+            file.to_str().unwrap(),
+            "images/cat.jpg",
+        ],
+        &env,
+    )
+    .await;
+
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert_eq!(
+        stderr(&output),
+        "azblob: error: cannot save `cat.jpg` in container `images`: the content type \
+         `image/jpég` is not printable ASCII (or holds a tab): give printable ASCII with single \
+         spaces, such as image/jpeg\n"
+    );
+    assert!(output.stdout.is_empty());
+    std::fs::remove_dir_all(&dir).unwrap();
+    server.verify().await;
+}
+
+/// A regular file that exists but that this process cannot open for reading: a file with no
+/// permissions, or (as root, who may read anything on disk) a write-only sysctl.
+fn unreadable_file(dir: &std::path::Path) -> Option<std::path::PathBuf> {
+    use std::os::unix::fs::PermissionsExt as _;
+    let file = dir.join("secret.jpg");
+    std::fs::write(&file, b"meow").unwrap();
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o000)).unwrap();
+    let candidates = [file, "/proc/sys/vm/compact_memory".into()];
+    candidates.into_iter().find(|path| {
+        std::fs::metadata(path).is_ok_and(|m| m.is_file())
+            && std::fs::File::open(path)
+                .is_err_and(|e| e.kind() == std::io::ErrorKind::PermissionDenied)
+    })
+}
+
+#[tokio::test]
+async fn a_file_that_cannot_be_opened_exits_2_naming_it_before_any_request() {
+    let server = server_expecting_no_request().await;
+    let env = wiremock_env(&server);
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let dir = scratch_dir("unreadable");
+    let Some(file) = unreadable_file(&dir) else {
+        eprintln!("skipped: no file here that this user cannot open");
+        std::fs::remove_dir_all(&dir).unwrap();
+        return;
+    };
+
+    let output = azblob_async(&["put", file.to_str().unwrap(), "images/cat.jpg"], &env).await;
+
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert_eq!(
+        stderr(&output),
+        format!(
+            "azblob: error: cannot read {}: Permission denied (os error 13)\n",
+            file.display()
+        )
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+    server.verify().await;
+}

@@ -277,7 +277,10 @@ struct Failure {
 impl From<Error> for Failure {
     fn from(error: Error) -> Self {
         let exit_code = match error.kind() {
-            ErrorKind::Config | ErrorKind::InvalidName | ErrorKind::NoIdentity => 2,
+            ErrorKind::Config
+            | ErrorKind::InvalidName
+            | ErrorKind::InvalidInput
+            | ErrorKind::NoIdentity => 2,
             _ => 1,
         };
         Self {
@@ -379,6 +382,10 @@ async fn put(
             file.display()
         )));
     }
+    // Opened once here so that an unreadable file is a usage error, before any request
+    // (the upload opens it again).
+    std::fs::File::open(file)
+        .map_err(|error| Failure::usage(format!("cannot read {}: {error}", file.display())))?;
     let storage = storage(&target.container, overwrite)?;
     let bar = progress_bar(metadata.len());
     let mut options = SaveOptions::new().transfer(transfer.options());

@@ -6,7 +6,7 @@
 use base64::Engine as _;
 use zeroize::Zeroize as _;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::secret::Secret;
 
 /// The decoded length of every storage account key (512 bits).
@@ -214,4 +214,27 @@ pub(crate) fn metadata(name: &str, value: &str) -> Result<()> {
         )));
     }
     Ok(())
+}
+
+/// A header value the facade sends and SharedKey signs (content type, cache control): printable
+/// ASCII without a tab, no surrounding or doubled spaces (Azure and Azurite sign those
+/// differently). Checked before any request, so a save refused here creates nothing.
+pub(crate) fn header_text(what: &str, value: &str) -> Result<()> {
+    let problem = if !value.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+        "is not printable ASCII (or holds a tab)"
+    } else if value.trim() != value {
+        "starts or ends with a space"
+    } else if value.contains("  ") {
+        "contains a run of spaces"
+    } else {
+        return Ok(());
+    };
+    Err(Error::new(
+        ErrorKind::InvalidInput,
+        format!(
+            "the {what} {} {problem}: give printable ASCII with single spaces, such as \
+             image/jpeg",
+            quote(value)
+        ),
+    ))
 }
