@@ -65,17 +65,39 @@ pub(crate) fn head_content_length(headers: &HeaderMap) -> Result<u64, Error> {
     }
 }
 
-/// Parses `Content-Range: bytes first-last/total`.
+/// Parses `Content-Range: bytes first-last/total`, when it is there and consistent (see
+/// [`checked_content_range`]).
 pub(crate) fn content_range(headers: &HeaderMap) -> Option<(u64, u64, u64)> {
-    let value = text(headers, "content-range")?;
-    let rest = value.strip_prefix("bytes ")?;
-    let (range, total) = rest.split_once('/')?;
-    let (first, last) = range.split_once('-')?;
-    Some((
-        first.trim().parse().ok()?,
-        last.trim().parse().ok()?,
-        total.trim().parse().ok()?,
-    ))
+    checked_content_range(headers).ok().flatten()
+}
+
+/// Parses `Content-Range: bytes first-last/total`: `Ok(None)` when there is none, an error
+/// when it cannot be read or does not hold together (`first > last`, `last >= total`), so
+/// that no length computed from it can wrap.
+pub(crate) fn checked_content_range(headers: &HeaderMap) -> Result<Option<(u64, u64, u64)>, Error> {
+    let Some(value) = text(headers, "content-range") else {
+        return Ok(None);
+    };
+    let parsed = (|| {
+        let rest = value.strip_prefix("bytes ")?;
+        let (range, total) = rest.split_once('/')?;
+        let (first, last) = range.split_once('-')?;
+        Some((
+            first.trim().parse::<u64>().ok()?,
+            last.trim().parse::<u64>().ok()?,
+            total.trim().parse::<u64>().ok()?,
+        ))
+    })();
+    match parsed {
+        Some((first, last, total)) if first <= last && last < total => {
+            Ok(Some((first, last, total)))
+        }
+        _ => Err(Error::unexpected(format!(
+            "the service sent a Content-Range that is not a byte range within the blob \
+             (\"bytes first-last/total\" with first <= last < total): {value:?}; is something \
+             other than the Blob service answering?"
+        ))),
+    }
 }
 
 /// Properties from the headers of a HEAD or GET response. On a range read the size comes
@@ -163,6 +185,47 @@ mod tests {
             Some(httpdate::parse_http_date("Tue, 02 Dec 2025 10:30:00 GMT").unwrap())
         );
         assert_eq!(content_range(&h), Some((5, 14, 100)));
+    }
+
+    #[test]
+    fn content_ranges_that_do_not_hold_together_are_errors() {
+        let with = |value: &str| {
+            let mut h = HeaderMap::new();
+            h.insert("content-range", value.parse().unwrap());
+            checked_content_range(&h)
+        };
+        assert_eq!(with("bytes 0-0/1").unwrap(), Some((0, 0, 1)));
+        assert_eq!(with("bytes 5-14/100").unwrap(), Some((5, 14, 100)));
+        assert_eq!(
+            with("bytes 0-18446744073709551613/18446744073709551614").unwrap(),
+            Some((0, u64::MAX - 2, u64::MAX - 1))
+        );
+        assert_eq!(checked_content_range(&HeaderMap::new()).unwrap(), None);
+        for bad in [
+            "bytes 14-5/100",
+            "bytes 5-100/100",
+            "bytes 5-200/100",
+            "bytes 0-18446744073709551615/18446744073709551615",
+            "bytes 0-18446744073709551616/18446744073709551615",
+            "bytes 0-9/*",
+            "bytes */100",
+            "items 0-9/100",
+            "bytes -1-9/100",
+        ] {
+            let err = with(bad).unwrap_err();
+            assert_eq!(err.kind(), crate::ErrorKind::Other, "{bad}");
+            assert_eq!(
+                err.to_string(),
+                format!(
+                    "the service sent a Content-Range that is not a byte range within the blob \
+                     (\"bytes first-last/total\" with first <= last < total): {bad:?}; is \
+                     something other than the Blob service answering?"
+                )
+            );
+            let mut h = HeaderMap::new();
+            h.insert("content-range", bad.parse().unwrap());
+            assert_eq!(content_range(&h), None, "{bad}");
+        }
     }
 
     #[test]

@@ -607,3 +607,139 @@ async fn an_empty_blob_downloads_as_nothing() {
     assert_eq!(done.bytes_written, 0);
     assert!(out.is_empty());
 }
+
+/// Answers every read with status 206, this `Content-Range` and `body_len` bytes.
+async fn server_with_range(
+    status: u16,
+    content_range: Option<&str>,
+    body_len: usize,
+) -> MockServer {
+    let server = MockServer::start().await;
+    let mut template = ResponseTemplate::new(status)
+        .insert_header("etag", "\"0xE1\"")
+        .set_body_bytes(content(body_len));
+    if let Some(range) = content_range {
+        template = template.insert_header("content-range", range);
+    }
+    Mock::given(method("GET"))
+        .respond_with(template)
+        .mount(&server)
+        .await;
+    server
+}
+
+#[tokio::test]
+async fn content_ranges_that_do_not_fit_the_request_fail_the_download() {
+    const NOT_A_RANGE: &str = "the service sent a Content-Range that is not a byte range within \
+                               the blob (\"bytes first-last/total\" with first <= last < total)";
+    let cases: [(u16, Option<&str>, usize, String); 7] = [
+        (
+            206,
+            Some("bytes 0-299/100"),
+            300,
+            format!("{NOT_A_RANGE}: \"bytes 0-299/100\"; is something other than the Blob service answering?"),
+        ),
+        (
+            206,
+            Some("bytes 299-0/1000"),
+            300,
+            format!("{NOT_A_RANGE}: \"bytes 299-0/1000\"; is something other than the Blob service answering?"),
+        ),
+        (
+            206,
+            Some("bytes 0-18446744073709551615/18446744073709551615"),
+            300,
+            format!(
+                "{NOT_A_RANGE}: \"bytes 0-18446744073709551615/18446744073709551615\"; is \
+                 something other than the Blob service answering?"
+            ),
+        ),
+        (
+            206,
+            Some("bytes 300-599/1000"),
+            300,
+            "the service answered with bytes 300-599 of the blob, which is not the range asked \
+             for (from byte 0, 300 bytes); not using them"
+                .to_owned(),
+        ),
+        (
+            206,
+            Some("bytes 0-399/1000"),
+            400,
+            "the service answered with bytes 0-399 of the blob, which is not the range asked \
+             for (from byte 0, 300 bytes); not using them"
+                .to_owned(),
+        ),
+        (
+            206,
+            Some("bytes 0-299/1000"),
+            100,
+            "the service answered with bytes 0-299 of the blob (300 bytes) but a Content-Length \
+             of 100; not using them"
+                .to_owned(),
+        ),
+        (
+            206,
+            None,
+            300,
+            "the service answered 206 Partial Content without a Content-Range, so where the \
+             bytes sit in the blob is unknown"
+                .to_owned(),
+        ),
+    ];
+    let clock = TestClock::new();
+    for (status, range, body_len, message) in cases {
+        let server = server_with_range(status, range, body_len).await;
+        let blob = shared_key_client(&server, &clock)
+            .container("photos")
+            .blob("big file.bin");
+        let mut out = Vec::new();
+        let options = DownloadOptions::new().chunk_size(300).max_in_flight(2);
+        let error = blob.download_to(&mut out, &options).await.unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::Other, "{range:?}");
+        assert_eq!(
+            error.to_string(),
+            format!("Get Blob photos/big file.bin: {message}")
+        );
+        assert!(out.is_empty(), "{range:?}");
+    }
+}
+
+/// Serves the blob's first 300 bytes whatever range is asked for.
+struct AlwaysTheFirstChunk(Vec<u8>);
+
+impl Respond for AlwaysTheFirstChunk {
+    fn respond(&self, _: &Request) -> ResponseTemplate {
+        ResponseTemplate::new(206)
+            .insert_header("etag", "\"0xE1\"")
+            .insert_header(
+                "content-range",
+                format!("bytes 0-299/{}", self.0.len()).as_str(),
+            )
+            .set_body_bytes(self.0[..300].to_vec())
+    }
+}
+
+#[tokio::test]
+async fn a_range_read_answered_with_other_bytes_fails_the_download() {
+    let data = content(1000);
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(AlwaysTheFirstChunk(data.clone()))
+        .mount(&server)
+        .await;
+    let clock = TestClock::new();
+    let blob = shared_key_client(&server, &clock)
+        .container("photos")
+        .blob("big file.bin");
+    let mut out = Vec::new();
+    let options = DownloadOptions::new().chunk_size(300).max_in_flight(2);
+    let error = blob.download_to(&mut out, &options).await.unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Other);
+    assert_eq!(
+        error.to_string(),
+        "Get Blob photos/big file.bin: the service answered with bytes 0-299 of the blob, which \
+         is not the range asked for (from byte 300, 300 bytes); not using them"
+    );
+    assert!(out.len() <= 300);
+}

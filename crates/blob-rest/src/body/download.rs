@@ -70,6 +70,13 @@ impl BlobStream {
         }
     }
 
+    /// Expects `length` bytes when the response did not announce a `Content-Length` (a
+    /// range read's length, from its `Content-Range`).
+    pub(crate) fn expecting(mut self, length: Option<u64>) -> Self {
+        self.expected_len = self.expected_len.or(length);
+        self
+    }
+
     /// The number of bytes the service announced (`Content-Length`).
     pub fn content_length(&self) -> Option<u64> {
         self.expected_len

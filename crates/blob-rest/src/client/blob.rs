@@ -20,7 +20,7 @@ use crate::names::{
 };
 use crate::pipeline::{Pipeline, Request};
 use crate::properties::{
-    blob_properties, content_range, head_content_length, md5, put_blob_response,
+    blob_properties, checked_content_range, head_content_length, md5, put_blob_response,
 };
 
 /// A client for one blob.
@@ -142,9 +142,9 @@ impl BlobClient {
         let mut operation = pipeline.begin(&request);
         let response = pipeline.send_in(&mut operation, request).await?;
         let headers = response.headers();
-        let properties = blob_properties(headers);
-        let range = content_range(headers).map(|(first, last, _)| (first, last));
         let context = || self.context(OPERATION);
+        let range = checked_range(&options, &response).map_err(|e| e.with_context(context()))?;
+        let properties = blob_properties(headers);
         let expected_md5 = if options.range.is_none() {
             md5(headers, "content-md5").map_err(|e| e.with_context(context()))?
         } else if options.range_md5 {
@@ -160,10 +160,13 @@ impl BlobClient {
             None
         };
         let resumer = Resumer::new(self.clone(), operation, headers);
+        // A range's body is as long as the range (checked above against a Content-Length),
+        // also when no Content-Length frames it.
+        let length = range.map(|(first, last)| last - first + 1);
         Ok(GetBlobResponse {
             properties,
             range,
-            body: BlobStream::new(response, expected_md5, context(), resumer),
+            body: BlobStream::new(response, expected_md5, context(), resumer).expecting(length),
         })
     }
 
@@ -286,6 +289,50 @@ impl BlobClient {
             create_only: false,
         })
     }
+}
+
+/// The first and last byte of a Get Blob answer's `Content-Range`, checked: it must hold
+/// together, start where the requested range starts and end within it, and agree with the
+/// `Content-Length`. `None` when the answer has no `Content-Range` (a whole blob).
+fn checked_range(
+    options: &GetBlobOptions,
+    response: &reqwest::Response,
+) -> Result<Option<(u64, u64)>, Error> {
+    let Some((first, last, _)) = checked_content_range(response.headers())? else {
+        if response.status() == http::StatusCode::PARTIAL_CONTENT {
+            return Err(Error::unexpected(
+                "the service answered 206 Partial Content without a Content-Range, so where \
+                 the bytes sit in the blob is unknown",
+            ));
+        }
+        return Ok(None);
+    };
+    let length = last - first + 1;
+    if let Some(asked) = options.range {
+        let asked_last = asked
+            .length
+            .and_then(|len| asked.offset.checked_add(len.checked_sub(1)?))
+            .unwrap_or(u64::MAX);
+        if first != asked.offset || last > asked_last {
+            return Err(Error::unexpected(format!(
+                "the service answered with bytes {first}-{last} of the blob, which is not the \
+                 range asked for (from byte {}{}); not using them",
+                asked.offset,
+                asked
+                    .length
+                    .map_or_else(String::new, |len| format!(", {len} bytes"))
+            )));
+        }
+    }
+    if let Some(announced) = response.content_length() {
+        if announced != length {
+            return Err(Error::unexpected(format!(
+                "the service answered with bytes {first}-{last} of the blob ({length} bytes) \
+                 but a Content-Length of {announced}; not using them"
+            )));
+        }
+    }
+    Ok(Some((first, last)))
 }
 
 impl fmt::Debug for BlobClient {

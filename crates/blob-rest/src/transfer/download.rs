@@ -9,6 +9,9 @@
 //! order; at most `max_in_flight` chunks are held in memory at once, the one being written
 //! included, so peak memory is about `chunk_size * max_in_flight`.
 //!
+//! Answers whose `Content-Range` does not hold together, or is not the range asked for, fail
+//! the download.
+//!
 //! Integrity: when the blob has a stored MD5, the bytes written are checked against it, also
 //! across ranges and, for [`BlobClient::download_to_file`], across a resume (the bytes already
 //! in the file are read back and hashed first). A mismatch is an `Integrity` error.
@@ -19,6 +22,7 @@ use std::path::Path;
 
 use bytes::Bytes;
 use futures_util::future::BoxFuture;
+use futures_util::stream::BoxStream;
 use futures_util::{FutureExt as _, StreamExt as _};
 use md5::{Digest, Md5};
 use tokio::io::{AsyncReadExt as _, AsyncSeekExt as _, AsyncWrite, AsyncWriteExt as _};
@@ -248,41 +252,20 @@ impl BlobClient {
             progress: options.progress.as_ref(),
         };
 
-        if options.max_in_flight == 1 {
-            let mut body = response.body;
-            while let Some(chunk) = body.next().await {
-                let chunk = chunk?;
-                if let Some(md5) = md5.as_mut() {
-                    md5.update(&chunk);
-                }
-                sink.write(&chunk)
-                    .await
-                    .map_err(|e| e.with_context(context()))?;
-            }
+        let mut chunks = if options.max_in_flight == 1 {
+            response.body.boxed()
         } else {
-            let etag = options.if_match.clone().or_else(|| properties.etag.clone());
-            let start = offset + response_len(&response);
-            let total = properties.content_length;
-            let chunk_size = options.chunk_size;
-            let first: BoxFuture<'_, Result<Bytes, Error>> = response.body.collect().boxed();
-            let rest = (0..)
-                .map(move |i| start + i * chunk_size)
-                .take_while(move |&at| at < total)
-                .map(|at| {
-                    let len = chunk_size.min(total - at);
-                    self.range_read(at, len, etag.clone()).boxed()
-                });
-            let mut chunks = futures_util::stream::iter(std::iter::once(first).chain(rest))
-                .buffered(options.max_in_flight);
-            while let Some(chunk) = chunks.next().await {
-                let chunk = chunk?;
-                if let Some(md5) = md5.as_mut() {
-                    md5.update(&chunk);
-                }
-                sink.write(&chunk)
-                    .await
-                    .map_err(|e| e.with_context(context()))?;
+            self.range_reads(response, options)
+                .map_err(|e| e.with_context(context()))?
+        };
+        while let Some(chunk) = chunks.next().await {
+            let chunk = chunk?;
+            if let Some(md5) = md5.as_mut() {
+                md5.update(&chunk);
             }
+            sink.write(&chunk)
+                .await
+                .map_err(|e| e.with_context(context()))?;
         }
         sink.flush().await.map_err(|e| e.with_context(context()))?;
         if let (Some(md5), Some(stored)) = (md5, properties.content_md5) {
@@ -302,6 +285,42 @@ impl BlobClient {
             properties,
             md5_checked,
         })
+    }
+
+    /// The chunks of a parallel download, in order: the body of the first range read
+    /// (`first`), then range reads of the rest with `If-Match` on the blob's ETag, up to
+    /// `max_in_flight` at once.
+    fn range_reads(
+        &self,
+        first: GetBlobResponse,
+        options: &DownloadOptions,
+    ) -> Result<BoxStream<'_, Result<Bytes, Error>>, Error> {
+        let etag = options
+            .if_match
+            .clone()
+            .or_else(|| first.properties.etag.clone());
+        let start = response_len(&first)
+            .and_then(|len| options.offset.checked_add(len))
+            .ok_or_else(|| {
+                Error::unexpected(format!(
+                    "the first range read's Content-Range ({:?}) does not fit in the blob",
+                    first.range
+                ))
+            })?;
+        let total = first.properties.content_length;
+        let chunk_size = options.chunk_size;
+        let head: BoxFuture<'_, Result<Bytes, Error>> = first.body.collect().boxed();
+        let rest = std::iter::successors(Some(start), move |&at| at.checked_add(chunk_size))
+            .take_while(move |&at| at < total)
+            .map(move |at| {
+                let len = chunk_size.min(total - at);
+                self.range_read(at, len, etag.clone()).boxed()
+            });
+        Ok(
+            futures_util::stream::iter(std::iter::once(head).chain(rest))
+                .buffered(options.max_in_flight)
+                .boxed(),
+        )
     }
 
     /// `len` bytes from `at`, with `If-Match` on `etag`.
@@ -369,11 +388,11 @@ impl BlobClient {
     }
 }
 
-/// Bytes in a (range) response's body.
-fn response_len(response: &GetBlobResponse) -> u64 {
+/// Bytes in a (range) response's body; `None` if its range does not hold together.
+fn response_len(response: &GetBlobResponse) -> Option<u64> {
     match response.range {
-        Some((first, last)) => last - first + 1,
-        None => response.properties.content_length,
+        Some((first, last)) => last.checked_sub(first)?.checked_add(1),
+        None => Some(response.properties.content_length),
     }
 }
 
