@@ -608,6 +608,101 @@ async fn an_empty_blob_downloads_as_nothing() {
     assert!(out.is_empty());
 }
 
+/// Answers every read with the whole blob (200, no `Content-Range`), as a server that
+/// ignores `x-ms-range` does, with `Content-MD5` when given.
+async fn server_ignoring_ranges(content: &[u8], content_md5: Option<String>) -> MockServer {
+    let server = MockServer::start().await;
+    let mut template = ResponseTemplate::new(200)
+        .insert_header("etag", "\"0xE1\"")
+        .set_body_bytes(content.to_vec());
+    if let Some(md5) = content_md5 {
+        template = template.insert_header("content-md5", md5.as_str());
+    }
+    Mock::given(method("GET"))
+        .respond_with(template)
+        .mount(&server)
+        .await;
+    server
+}
+
+#[tokio::test]
+async fn a_whole_blob_answered_to_a_range_read_is_streamed_and_checked_against_its_md5() {
+    let data = content(1000);
+    let options = DownloadOptions::new().chunk_size(300).max_in_flight(3);
+    let clock = TestClock::new();
+
+    // The stored MD5 matches: checked, and said so.
+    let server = server_ignoring_ranges(&data, Some(md5_b64(&data))).await;
+    let blob = shared_key_client(&server, &clock)
+        .container("photos")
+        .blob("big file.bin");
+    let mut out = Vec::new();
+    let done = blob.download_to(&mut out, &options).await.unwrap();
+    assert_eq!(out, data);
+    assert_eq!(done.bytes_written, 1000);
+    assert_eq!(done.properties.content_length, 1000);
+    assert!(done.md5_checked);
+    let sent = requests(&server).await;
+    assert_eq!(sent.len(), 1);
+    assert_eq!(header(&sent[0], "x-ms-range"), Some("bytes=0-299"));
+
+    // No stored MD5: nothing was checked, and the answer says so.
+    let server = server_ignoring_ranges(&data, None).await;
+    let blob = shared_key_client(&server, &clock)
+        .container("photos")
+        .blob("big file.bin");
+    let mut out = Vec::new();
+    let done = blob.download_to(&mut out, &options).await.unwrap();
+    assert_eq!(out, data);
+    assert_eq!(done.bytes_written, 1000);
+    assert!(!done.md5_checked);
+
+    // A stored MD5 the content does not match: an Integrity error naming both.
+    let stored = Md5::digest(b"something else");
+    let server = server_ignoring_ranges(&data, Some(STANDARD.encode(stored))).await;
+    let blob = shared_key_client(&server, &clock)
+        .container("photos")
+        .blob("big file.bin");
+    let mut out = Vec::new();
+    let error = blob.download_to(&mut out, &options).await.unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Integrity);
+    assert_eq!(
+        error.to_string(),
+        format!(
+            "Download photos/big file.bin: the downloaded content has MD5 {} but the blob's \
+             stored MD5 is {}: the content is damaged or the blob changed; download it again \
+             from the start",
+            hex::encode(Md5::digest(&data)),
+            hex::encode(stored)
+        )
+    );
+
+    // Resuming at an offset, the whole blob cannot continue the file: a clear error.
+    let server = server_ignoring_ranges(&data, Some(md5_b64(&data))).await;
+    let blob = shared_key_client(&server, &clock)
+        .container("photos")
+        .blob("big file.bin");
+    let dir = std::env::temp_dir().join(format!("wire-ignored-range-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("download.bin");
+    std::fs::write(&path, &data[..450]).unwrap();
+    for in_flight in [1, 3] {
+        let options = DownloadOptions::new()
+            .offset(450)
+            .chunk_size(300)
+            .max_in_flight(in_flight);
+        let error = blob.download_to_file(&path, &options).await.unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::Other);
+        assert_eq!(
+            error.to_string(),
+            "Download photos/big file.bin: the read from byte 450 was answered with the whole \
+             blob (no Content-Range), which cannot continue the bytes already there"
+        );
+        assert_eq!(std::fs::read(&path).unwrap(), &data[..450]);
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 /// Answers every read with status 206, this `Content-Range` and `body_len` bytes.
 async fn server_with_range(
     status: u16,

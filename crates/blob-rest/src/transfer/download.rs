@@ -9,6 +9,8 @@
 //! order; at most `max_in_flight` chunks are held in memory at once, the one being written
 //! included, so peak memory is about `chunk_size * max_in_flight`.
 //!
+//! A server that ignores `x-ms-range` and answers the first request with the whole blob (200,
+//! no `Content-Range`) gets it streamed to the writer as it arrives, never held in memory.
 //! Answers whose `Content-Range` does not hold together, or is not the range asked for, fail
 //! the download.
 //!
@@ -138,7 +140,7 @@ pub struct Downloaded {
     /// Bytes written by this download (the blob's size less the offset).
     pub bytes_written: u64,
     /// Whether the content was checked against the blob's stored MD5 (false when the blob has
-    /// none, or when a download to a writer started at an offset).
+    /// none, or when a download to a writer started at an offset): true only if a check ran.
     pub md5_checked: bool,
 }
 
@@ -238,13 +240,24 @@ impl BlobClient {
             Err(error) => return Err(error),
         };
         let properties = response.properties.clone();
-        let whole = offset == 0 && response.range.is_none();
-        // A whole-blob stream checks the stored MD5 itself; otherwise we hash what we write.
+        // No Content-Range: the service sent the whole blob, also when a range was asked for
+        // (a server may ignore `x-ms-range`). Then it is streamed to the writer as it is.
+        let whole = response.range.is_none();
+        if whole && offset > 0 {
+            return Err(Error::unexpected(format!(
+                "the read from byte {offset} was answered with the whole blob (no \
+                 Content-Range), which cannot continue the bytes already there"
+            ))
+            .with_context(context()));
+        }
+        // The stream checks the stored MD5 itself when it got the whole blob without asking
+        // for a range; otherwise we hash what we write and check it here.
+        let checked_by_stream = whole && response.body.is_md5_checked();
         let mut md5 = match properties.content_md5 {
-            Some(_) if !whole => self.hash_prefix(resumed_file, offset).await?,
+            Some(_) if !checked_by_stream => self.hash_prefix(resumed_file, offset).await?,
             _ => None,
         };
-        let md5_checked = whole && properties.content_md5.is_some() || md5.is_some();
+        let md5_checked = checked_by_stream || md5.is_some();
         let mut sink = Sink {
             writer,
             written: 0,
@@ -252,7 +265,7 @@ impl BlobClient {
             progress: options.progress.as_ref(),
         };
 
-        let mut chunks = if options.max_in_flight == 1 {
+        let mut chunks = if whole || options.max_in_flight == 1 {
             response.body.boxed()
         } else {
             self.range_reads(response, options)
