@@ -148,3 +148,82 @@ fn a_wrong_key_is_a_service_error_that_says_so() {
     assert!(stderr.contains("authentic"), "{stderr}");
     assert!(!stderr.contains(&wrong_key), "the key leaked: {stderr}");
 }
+
+/// Without `--overwrite` a second put of a name stores under a free name; with it, the blob is
+/// replaced and keeps its name.
+#[test]
+fn put_overwrite_replaces_the_content_under_the_same_name() {
+    let azurite = Azurite::from_env();
+    let connection_string = format!(
+        "DefaultEndpointsProtocol=http;AccountName={DEV_ACCOUNT};AccountKey={DEV_KEY};BlobEndpoint={};",
+        azurite.http_endpoint
+    );
+    let container = unique_container("cli-overwrite");
+    let dir = scratch_dir("overwrite");
+    let first = dir.join("first.txt");
+    let second = dir.join("second.txt");
+    std::fs::write(&first, b"first version").unwrap();
+    std::fs::write(&second, b"second version, a little longer").unwrap();
+    let target = format!("{container}/notes/today.txt");
+    let with = |args: &[&str]| {
+        let mut command = azblob();
+        command
+            .env("AZURE_STORAGE_CONNECTION_STRING", &connection_string)
+            .args(args);
+        command
+    };
+    let read = |blob: &str| {
+        let output = with(&["get", blob, "-"]).output().unwrap();
+        assert!(output.status.success(), "get {blob} failed");
+        String::from_utf8(output.stdout).unwrap()
+    };
+
+    let (code, stdout, stderr) = run(&mut with(&["put", first.to_str().unwrap(), &target]));
+    assert_eq!(
+        (code, stdout, stderr),
+        (0, format!("{target}\n"), String::new())
+    );
+
+    // Without --overwrite: the first blob stays, the second goes to a free name.
+    let (code, stdout, stderr) = run(&mut with(&["put", second.to_str().unwrap(), &target]));
+    assert_eq!(code, 0, "{stderr}");
+    let renamed = stdout.trim_end().to_owned();
+    let suffix = renamed
+        .strip_prefix(&format!("{container}/notes/today_"))
+        .and_then(|rest| rest.strip_suffix(".txt"))
+        .unwrap_or_else(|| panic!("not renamed: {renamed}"));
+    assert_eq!(suffix.len(), 7, "{renamed}");
+    assert!(
+        suffix.chars().all(|c| c.is_ascii_alphanumeric()),
+        "{renamed}"
+    );
+    let stored = renamed.strip_prefix(&format!("{container}/")).unwrap();
+    assert_eq!(
+        stderr,
+        format!(
+            "azblob: notes/today.txt exists; stored as {stored} (use --overwrite to replace it)\n"
+        )
+    );
+    assert_eq!(read(&target), "first version");
+    assert_eq!(read(&renamed), "second version, a little longer");
+
+    // With --overwrite: same name, new content, nothing said on stderr.
+    let (code, stdout, stderr) = run(&mut with(&[
+        "put",
+        second.to_str().unwrap(),
+        &target,
+        "--overwrite",
+    ]));
+    assert_eq!(
+        (code, stdout, stderr),
+        (0, format!("{target}\n"), String::new())
+    );
+    assert_eq!(read(&target), "second version, a little longer");
+    let (code, stdout, stderr) = run(&mut with(&["ls", &format!("{container}/notes")]));
+    assert_eq!(code, 0, "{stderr}");
+    let renamed_file = stored.strip_prefix("notes/").unwrap();
+    let mut expected = vec![renamed_file, "today.txt"];
+    expected.sort_unstable();
+    assert_eq!(stdout.lines().collect::<Vec<_>>(), expected);
+    std::fs::remove_dir_all(dir).unwrap();
+}

@@ -396,3 +396,80 @@ async fn a_file_that_cannot_be_opened_exits_2_naming_it_before_any_request() {
     std::fs::remove_dir_all(&dir).unwrap();
     server.verify().await;
 }
+
+/// The usage line and the flags (without their descriptions) of `azblob COMMAND --help`.
+fn usage_and_flags(help: &str) -> (String, Vec<String>) {
+    let usage = help
+        .lines()
+        .find(|line| line.starts_with("Usage: "))
+        .unwrap_or_default()
+        .to_owned();
+    let flags = help
+        .lines()
+        .filter(|line| line.starts_with("  -") || line.starts_with("      --"))
+        .map(|line| {
+            let line = line.trim_start();
+            line.split_once("  ")
+                .map_or(line, |(flag, _)| flag)
+                .to_owned()
+        })
+        .collect();
+    (usage, flags)
+}
+
+#[test]
+fn every_command_has_help_with_its_flags() {
+    let transfer = ["--block-size <MIB>", "--parallel <N>"];
+    let cases: [(&str, &str, Vec<&str>); 7] = [
+        (
+            "put",
+            "Usage: azblob put [OPTIONS] <FILE> <TARGET>",
+            [
+                &["--content-type <CONTENT_TYPE>", "--overwrite"][..],
+                &transfer,
+            ]
+            .concat(),
+        ),
+        (
+            "get",
+            "Usage: azblob get [OPTIONS] <SOURCE> [FILE]",
+            [&["--resume"][..], &transfer].concat(),
+        ),
+        ("rm", "Usage: azblob rm <TARGET>", vec![]),
+        ("stat", "Usage: azblob stat <TARGET>", vec![]),
+        (
+            "ls",
+            "Usage: azblob ls [OPTIONS] <TARGET>",
+            vec!["-l, --long"],
+        ),
+        (
+            "url",
+            "Usage: azblob url [OPTIONS] <TARGET>",
+            vec![
+                "--expires <EXPIRES>",
+                "--write",
+                "--content-type <CONTENT_TYPE>",
+                "--content-disposition <CONTENT_DISPOSITION>",
+                "--public",
+            ],
+        ),
+        ("auth", "Usage: azblob auth", vec![]),
+    ];
+    for (command, usage, flags) in cases {
+        let output = azblob(&[command, "--help"], &[]);
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{command}: {}",
+            stderr(&output)
+        );
+        assert!(output.stderr.is_empty(), "{command}: {}", stderr(&output));
+        let mut expected: Vec<String> = flags.iter().map(|f| (*f).to_owned()).collect();
+        expected.push("-h, --help".to_owned());
+        assert_eq!(
+            usage_and_flags(&stdout(&output)),
+            (usage.to_owned(), expected),
+            "{command}"
+        );
+    }
+}
