@@ -154,6 +154,10 @@ impl fmt::Debug for UploadOptions {
 impl BlobClient {
     /// Uploads the file at `path`, read in blocks and never whole: one Put Blob up to the
     /// threshold, else Put Block + Put Block List (see [`UploadOptions`]).
+    ///
+    /// The file must hold, to its end, exactly the size it had when it was opened: a file that
+    /// grows or shrinks meanwhile (or a `/proc` file, whose size says 0) fails the upload with
+    /// an [`ErrorKind::Io`](crate::ErrorKind::Io) error, and nothing is committed.
     pub async fn upload_file(
         &self,
         path: impl AsRef<Path>,
@@ -172,6 +176,18 @@ impl BlobClient {
             .await
             .map_err(|e| match e {
                 Failure::Read(error) => cannot_read(error),
+                Failure::Length { expected, found } => {
+                    let message = format!(
+                        "the file changed size while it was uploaded: expected {expected} bytes \
+                         (its size when the upload started), but it {found}; nothing was \
+                         committed"
+                    );
+                    Error::io(
+                        format!("cannot upload {}: {message}", path.display()),
+                        io::Error::new(io::ErrorKind::InvalidData, message),
+                    )
+                    .with_context(context())
+                }
                 Failure::Blob(error) => error,
             })
     }
@@ -194,6 +210,17 @@ impl BlobClient {
                     error,
                 )
                 .with_context(self.context("Upload")),
+                Failure::Length { expected, found } => {
+                    let message = format!(
+                        "the content to upload is not its declared length: expected {expected} \
+                         bytes, but it {found}; nothing was committed"
+                    );
+                    Error::io(
+                        message.clone(),
+                        io::Error::new(io::ErrorKind::InvalidData, message),
+                    )
+                    .with_context(self.context("Upload"))
+                }
                 Failure::Blob(error) => error,
             })
     }
@@ -241,6 +268,9 @@ impl BlobClient {
         };
         if single {
             let size = head.len() as u64;
+            if let Some(len) = len {
+                check_length(&mut reader, len, size).await?;
+            }
             let response = self.put(head, options).await.map_err(Failure::Blob)?;
             if let Some(progress) = &upload.progress {
                 progress(size);
@@ -248,6 +278,28 @@ impl BlobClient {
             return Ok(response);
         }
         self.upload_blocks(head, reader, len, upload, options).await
+    }
+
+    /// The block size for content of `len` bytes (when known), grown to stay within 50,000
+    /// blocks, or an error if even the largest blocks are too few.
+    fn block_size(&self, upload: &UploadOptions, len: Option<u64>) -> Result<u64, Error> {
+        let block_size = upload.effective_block_size(len);
+        if block_size > MAX_BLOCK_SIZE {
+            return Err(Error::invalid_input(format!(
+                "the content ({} bytes) is too large for a block blob: it would need blocks of \
+                 {block_size} bytes, more than the {MAX_BLOCK_SIZE} allowed",
+                len.unwrap_or_default()
+            ))
+            .with_context(self.context("Upload")));
+        }
+        if block_size != upload.block_size {
+            tracing::info!(
+                block_size,
+                configured = upload.block_size,
+                "block size grown to stay within 50,000 blocks"
+            );
+        }
+        Ok(block_size)
     }
 
     /// Stages the content as blocks, `head` (already read) first, then commits them.
@@ -262,30 +314,17 @@ impl BlobClient {
     where
         R: AsyncRead + Send + Unpin,
     {
-        let block_size = upload.effective_block_size(len);
-        if block_size > MAX_BLOCK_SIZE {
-            return Err(Failure::Blob(
-                Error::invalid_input(format!(
-                    "the content ({} bytes) is too large for a block blob: it would need blocks \
-                     of {block_size} bytes, more than the {MAX_BLOCK_SIZE} allowed",
-                    len.unwrap_or_default()
-                ))
-                .with_context(self.context("Upload")),
-            ));
-        }
-        if block_size != upload.block_size {
-            tracing::info!(
-                block_size,
-                configured = upload.block_size,
-                "block size grown to stay within 50,000 blocks"
-            );
-        }
+        let block_size = self.block_size(upload, len).map_err(Failure::Blob)?;
         let upload_id = fastrand::u64(..).to_be_bytes();
+        // With a declared length, read no further than it (and check that the content ends
+        // there once every block is read).
+        let limit = len.map_or(u64::MAX, |len| len.saturating_sub(head.len() as u64));
         let mut blocks = Blocks {
             head,
-            reader,
+            reader: reader.take(limit),
             block_size,
         };
+        let mut read = 0u64;
         let slots = Arc::new(Semaphore::new(upload.max_in_flight));
         let acknowledged = Arc::new(AtomicU64::new(0));
         let mut tasks = JoinSet::new();
@@ -306,8 +345,13 @@ impl BlobClient {
             }
             let block = blocks.next().await?;
             if block.is_empty() {
+                if let Some(len) = len {
+                    // Before the commit: a failure here drops the staged blocks' tasks.
+                    check_length(blocks.reader.get_mut(), len, read).await?;
+                }
                 break;
             }
+            read += block.len() as u64;
             if ids.len() == MAX_BLOCKS {
                 return Err(Failure::Blob(
                     Error::invalid_input(format!(
@@ -408,10 +452,52 @@ impl RunningMd5 {
     }
 }
 
-/// Why an upload failed: reading the source, or the service.
+/// Why an upload failed: reading the source, a source not of its declared length, or the
+/// service.
 enum Failure {
     Read(io::Error),
+    Length { expected: u64, found: Found },
     Blob(Error),
+}
+
+/// What a source of the wrong length held.
+enum Found {
+    /// It ended after this many bytes.
+    Fewer(u64),
+    /// It had more bytes than declared.
+    More,
+}
+
+impl fmt::Display for Found {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Fewer(read) => write!(f, "ended after {read} bytes"),
+            Self::More => f.write_str("holds more than that"),
+        }
+    }
+}
+
+/// Checks that a source declared to hold `expected` bytes, of which `read` were read, ends
+/// exactly there: `read` must be `expected`, and one more read must find the end.
+async fn check_length<R: AsyncRead + Unpin>(
+    reader: &mut R,
+    expected: u64,
+    read: u64,
+) -> Result<(), Failure> {
+    if read < expected {
+        return Err(Failure::Length {
+            expected,
+            found: Found::Fewer(read),
+        });
+    }
+    let mut byte = [0u8; 1];
+    if read > expected || reader.read(&mut byte).await? > 0 {
+        return Err(Failure::Length {
+            expected,
+            found: Found::More,
+        });
+    }
+    Ok(())
 }
 
 impl From<io::Error> for Failure {
