@@ -1,5 +1,6 @@
 //! Uploads whose content is not the length it was declared with: a file that grows or shrinks
-//! while it is read, a `/proc` file whose size says 0. Each fails with a clear error before anything is committed: no Put
+//! while it is read, a `/proc` file whose size says 0, a caller's reader or stream that ends
+//! early or runs long. Each fails with a clear error before anything is committed: no Put
 //! Blob of the wrong size, no Put Block List.
 
 mod common;
@@ -7,7 +8,9 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use blob_rest::{ErrorKind, PutBlobOptions, UploadOptions};
+use bytes::Bytes;
 use common::{requests, shared_key_client, TestClock};
+use md5::{Digest as _, Md5};
 use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
@@ -144,4 +147,101 @@ async fn a_proc_file_whose_size_says_zero_is_not_stored_empty() {
          holds more than that; nothing was committed"
     );
     assert!(requests(&server).await.is_empty());
+}
+
+fn wrong_length(declared: u64, found: &str) -> String {
+    format!(
+        "Upload photos/big file.bin: the content to upload is not its declared length: \
+         expected {declared} bytes, but it {found}; nothing was committed"
+    )
+}
+
+#[tokio::test]
+async fn a_reader_or_stream_not_of_its_declared_length_is_not_committed() {
+    let clock = TestClock::new();
+    // (declared, actual, error, requests sent): one Put Blob up to 300 bytes, else blocks.
+    let cases: [(u64, usize, Option<String>, &[&str]); 6] = [
+        (8, 10, Some(wrong_length(8, "holds more than that")), &[]),
+        (12, 10, Some(wrong_length(12, "ended after 10 bytes")), &[]),
+        (10, 10, None, &[""]),
+        (
+            1000,
+            900,
+            Some(wrong_length(1000, "ended after 900 bytes")),
+            &["comp=block"; 3],
+        ),
+        (
+            1000,
+            1100,
+            Some(wrong_length(1000, "holds more than that")),
+            &["comp=block"; 4],
+        ),
+        (
+            1000,
+            1000,
+            None,
+            &[
+                "comp=block",
+                "comp=block",
+                "comp=block",
+                "comp=block",
+                "comp=blocklist",
+            ],
+        ),
+    ];
+    for (declared, actual, expected, sent) in cases {
+        for as_stream in [false, true] {
+            let server = server_accepting_puts().await;
+            let blob = shared_key_client(&server, &clock)
+                .container("photos")
+                .blob("big file.bin");
+            let data = content(actual);
+            let result = if as_stream {
+                let chunks: Vec<Result<Bytes, std::io::Error>> = data
+                    .chunks(128)
+                    .map(|c| Ok(Bytes::copy_from_slice(c)))
+                    .collect();
+                blob.upload_stream_with_length(
+                    declared,
+                    futures_util::stream::iter(chunks),
+                    &in_blocks(),
+                    PutBlobOptions::new(),
+                )
+                .await
+            } else {
+                blob.upload_reader_with_length(
+                    declared,
+                    &data[..],
+                    &in_blocks(),
+                    PutBlobOptions::new(),
+                )
+                .await
+            };
+            let case = format!("{declared} declared, {actual} yielded, stream {as_stream}");
+            match (&expected, result) {
+                (Some(message), Err(error)) => {
+                    assert_eq!(error.kind(), ErrorKind::Io, "{case}");
+                    assert_eq!(&error.to_string(), message, "{case}");
+                }
+                (None, Ok(done)) => assert_eq!(done.etag.as_deref(), Some("\"0x1\""), "{case}"),
+                (expected, result) => panic!("{case}: expected {expected:?}, got {result:?}"),
+            }
+            assert_eq!(queries(&server).await, sent, "{case}");
+            if expected.is_none() && declared > 300 {
+                let list = requests(&server).await.pop().unwrap();
+                assert_eq!(
+                    list.headers
+                        .get("x-ms-blob-content-md5")
+                        .map(|v| v.to_str().unwrap().to_owned()),
+                    Some(base64_md5(&data)),
+                    "{case}"
+                );
+            }
+        }
+    }
+}
+
+fn base64_md5(data: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(Md5::digest(data))
 }

@@ -202,7 +202,61 @@ impl BlobClient {
     where
         R: AsyncRead + Send + Unpin,
     {
-        self.upload_source(reader, None, upload, options)
+        self.upload_declared(reader, None, upload, options).await
+    }
+
+    /// Uploads what `reader` yields, which must be exactly `len` bytes, in bounded memory
+    /// (see [`UploadOptions`]; the block size is chosen for `len`). A reader that ends early
+    /// or yields more fails the upload with an [`ErrorKind::Io`](crate::ErrorKind::Io) error
+    /// before anything is committed.
+    pub async fn upload_reader_with_length<R>(
+        &self,
+        len: u64,
+        reader: R,
+        upload: &UploadOptions,
+        options: PutBlobOptions,
+    ) -> Result<PutBlobResponse, Error>
+    where
+        R: AsyncRead + Send + Unpin,
+    {
+        self.upload_declared(reader, Some(len), upload, options)
+            .await
+    }
+
+    /// Uploads what `stream` yields, which must be exactly `len` bytes (as
+    /// [`Body::stream`](crate::Body::stream) declares them), in bounded memory (see
+    /// [`UploadOptions`]; the block size is chosen for `len`). A stream that ends early or
+    /// yields more fails the upload with an [`ErrorKind::Io`](crate::ErrorKind::Io) error
+    /// before anything is committed.
+    pub async fn upload_stream_with_length<S, E>(
+        &self,
+        len: u64,
+        stream: S,
+        upload: &UploadOptions,
+        options: PutBlobOptions,
+    ) -> Result<PutBlobResponse, Error>
+    where
+        S: Stream<Item = Result<Bytes, E>> + Send + Unpin,
+        E: Into<BoxError>,
+    {
+        let reader =
+            tokio_util::io::StreamReader::new(stream.map_err(|e| io::Error::other(e.into())));
+        self.upload_declared(reader, Some(len), upload, options)
+            .await
+    }
+
+    /// An upload from a caller's reader, of the declared length `len` when there is one.
+    async fn upload_declared<R>(
+        &self,
+        reader: R,
+        len: Option<u64>,
+        upload: &UploadOptions,
+        options: PutBlobOptions,
+    ) -> Result<PutBlobResponse, Error>
+    where
+        R: AsyncRead + Send + Unpin,
+    {
+        self.upload_source(reader, len, upload, options)
             .await
             .map_err(|e| match e {
                 Failure::Read(error) => Error::io(
