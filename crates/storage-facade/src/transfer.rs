@@ -100,7 +100,11 @@ pub struct DownloadOptions {
     transfer: TransferOptions,
     resume: bool,
     progress: Option<ProgressFn>,
+    on_restart: Option<RestartFn>,
 }
+
+/// Told why a resumed download starts over from the beginning.
+type RestartFn = Arc<dyn Fn(&str) + Send + Sync>;
 
 impl DownloadOptions {
     /// A fresh download with the default [`TransferOptions`].
@@ -114,11 +118,24 @@ impl DownloadOptions {
         self
     }
 
-    /// If the file exists, keep its bytes and download only the rest of the blob. The whole
-    /// file is then checked against the blob's stored MD5; a blob without one cannot be
-    /// checked, so resume only a file that is a prefix of the same blob.
+    /// If the file exists, keep its bytes and download only the rest of the blob.
+    ///
+    /// A resumable download records the ETag of the blob version it fetches in a sidecar file
+    /// beside the file (`<file>.etag`, removed when the download completes) and goes on only
+    /// from a file with that record, with `If-Match` on it, so that bytes of two versions are
+    /// never joined. It starts over from the beginning (and tells
+    /// [`DownloadOptions::on_restart`]) when the record is missing, the blob changed, the
+    /// file is longer than the blob, or a file of the blob's full length does not match the
+    /// blob's stored MD5 (or the blob has none to check it against). The whole file is
+    /// checked against the stored MD5 when there is one.
     pub fn resume(mut self, resume: bool) -> Self {
         self.resume = resume;
+        self
+    }
+
+    /// Called with a sentence saying why a resumed download starts over from the beginning.
+    pub fn on_restart(mut self, notify: impl Fn(&str) + Send + Sync + 'static) -> Self {
+        self.on_restart = Some(Arc::new(notify));
         self
     }
 
@@ -135,7 +152,51 @@ impl fmt::Debug for DownloadOptions {
             .field("transfer", &self.transfer)
             .field("resume", &self.resume)
             .field("progress", &self.progress.is_some())
+            .field("on_restart", &self.on_restart.is_some())
             .finish()
+    }
+}
+
+/// Where a resumable download keeps the ETag of the blob version in `path`: `<path>.etag`.
+pub(crate) fn etag_record_path(path: &Path) -> std::path::PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(".etag");
+    path.with_file_name(name)
+}
+
+/// What a resumable download does with the file it finds.
+enum Resume {
+    /// Fetch the blob from this byte on (0: the whole blob).
+    From(u64),
+    /// The file already is the whole blob, checked against its stored MD5.
+    Complete,
+    /// Throw the file away and start over, for this reason.
+    Over(String),
+}
+
+/// Removes a file that may not exist; a failure only leaves a file that the next download
+/// replaces or ignores.
+async fn remove_quietly(path: &Path) {
+    if let Err(error) = tokio::fs::remove_file(path).await {
+        if error.kind() != std::io::ErrorKind::NotFound {
+            tracing::warn!(path = %path.display(), %error, "cannot remove");
+        }
+    }
+}
+
+/// The MD5 of the file at `path`, read in 1 MiB pieces.
+async fn file_md5(path: &Path) -> std::io::Result<[u8; 16]> {
+    use md5::Digest as _;
+    use tokio::io::AsyncReadExt as _;
+    let mut file = tokio::fs::File::open(path).await?;
+    let mut md5 = md5::Md5::new();
+    let mut buffer = vec![0u8; 1024 * 1024];
+    loop {
+        let n = file.read(&mut buffer).await?;
+        if n == 0 {
+            return Ok(md5.finalize().into());
+        }
+        md5.update(&buffer[..n]);
     }
 }
 
@@ -159,7 +220,9 @@ impl Storage {
     /// [`Storage::download_to_file`] with options: transfer sizes, resume, progress.
     ///
     /// On failure the file keeps what was written, so that a later call with
-    /// [`DownloadOptions::resume`] can go on from there.
+    /// [`DownloadOptions::resume`] can go on from there (when this call resumed or was
+    /// resumable too: see there). After an `Integrity` or `PreconditionFailed` error the file
+    /// is deleted instead: such a download must start over.
     pub async fn download_to_file_with(
         &self,
         name: &str,
@@ -169,25 +232,186 @@ impl Storage {
         let path = path.as_ref();
         let name = self.resolve(name)?;
         let action = self.action("download", &name.full);
-        let offset = if options.resume {
-            match tokio::fs::metadata(path).await {
-                Ok(metadata) => metadata.len(),
-                Err(error) if error.kind() == std::io::ErrorKind::NotFound => 0,
-                Err(error) => {
-                    return Err(Error::io(
-                        format!("{action}: cannot read {}: {error}", path.display()),
-                        error,
-                    ))
+        let record = etag_record_path(path);
+        if !options.resume {
+            // A record left by an earlier resumable download would describe other bytes.
+            remove_quietly(&record).await;
+            let result = self
+                .download_from(&name.full, &action, path, 0, None, &options)
+                .await;
+            if let Err(error) = &result {
+                if matches!(
+                    error.kind(),
+                    ErrorKind::Integrity | ErrorKind::PreconditionFailed
+                ) {
+                    remove_quietly(path).await;
                 }
             }
-        } else {
-            0
+            return result;
+        }
+        let restart = |reason: &str| {
+            tracing::info!(blob = %name.full, reason, "starting the download over");
+            if let Some(notify) = &options.on_restart {
+                notify(reason);
+            }
         };
+        let mut changed_once = false;
+        loop {
+            let blob = self
+                .blob(&name.full)
+                .get_properties()
+                .await
+                .map_err(|e| Self::not_found_or(&action, e))?;
+            let offset = match self.resume_from(path, &record, &blob, &action).await? {
+                Resume::Complete => {
+                    remove_quietly(&record).await;
+                    return Ok(Properties::from(blob));
+                }
+                Resume::Over(reason) => {
+                    remove_quietly(path).await;
+                    remove_quietly(&record).await;
+                    restart(&reason);
+                    0
+                }
+                Resume::From(offset) => offset,
+            };
+            if offset == 0 {
+                match &blob.etag {
+                    Some(etag) => tokio::fs::write(&record, etag).await.map_err(|error| {
+                        Error::io(
+                            format!("{action}: cannot write {}: {error}", record.display()),
+                            error,
+                        )
+                    })?,
+                    None => remove_quietly(&record).await,
+                }
+            }
+            let result = self
+                .download_from(
+                    &name.full,
+                    &action,
+                    path,
+                    offset,
+                    blob.etag.clone(),
+                    &options,
+                )
+                .await;
+            match result {
+                Ok(properties) => {
+                    remove_quietly(&record).await;
+                    return Ok(properties);
+                }
+                Err(error)
+                    if matches!(
+                        error.kind(),
+                        ErrorKind::Integrity | ErrorKind::PreconditionFailed
+                    ) =>
+                {
+                    remove_quietly(path).await;
+                    remove_quietly(&record).await;
+                    if error.kind() == ErrorKind::Integrity || changed_once {
+                        return Err(error);
+                    }
+                    changed_once = true;
+                    restart(&format!(
+                        "{} changed during the download; starting over from the beginning",
+                        crate::config::quote(&name.full)
+                    ));
+                }
+                Err(error) => return Err(error),
+            }
+        }
+    }
+
+    /// What a resumable download does with the file at `path`, given the blob's properties.
+    async fn resume_from(
+        &self,
+        path: &Path,
+        record: &Path,
+        blob: &blob_rest::BlobProperties,
+        action: &str,
+    ) -> Result<Resume> {
+        let len = match tokio::fs::metadata(path).await {
+            Ok(metadata) => metadata.len(),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => 0,
+            Err(error) => {
+                return Err(Error::io(
+                    format!("{action}: cannot read {}: {error}", path.display()),
+                    error,
+                ))
+            }
+        };
+        if len == 0 {
+            return Ok(Resume::From(0));
+        }
+        let shown = path.display();
+        let over = |why: String| {
+            Ok(Resume::Over(format!(
+                "{why}; starting over from the beginning"
+            )))
+        };
+        let saved = tokio::fs::read_to_string(record)
+            .await
+            .ok()
+            .map(|text| text.trim().to_owned())
+            .filter(|text| !text.is_empty());
+        let Some(saved) = saved else {
+            return over(format!(
+                "{shown} has no record of the blob version it holds ({} is missing)",
+                record.display()
+            ));
+        };
+        if blob.etag.as_deref() != Some(saved.as_str()) {
+            return over(format!(
+                "the blob changed since {shown} was started (ETag {saved}, now {})",
+                blob.etag.as_deref().unwrap_or("none")
+            ));
+        }
+        if len > blob.content_length {
+            return over(format!(
+                "{shown} holds {len} bytes, more than the blob's {}",
+                blob.content_length
+            ));
+        }
+        if len < blob.content_length {
+            return Ok(Resume::From(len));
+        }
+        let Some(stored) = blob.content_md5 else {
+            return over(format!(
+                "{shown} has the blob's full length, but the blob has no stored MD5 to check it \
+                 against"
+            ));
+        };
+        let actual = file_md5(path)
+            .await
+            .map_err(|error| Error::io(format!("{action}: cannot read {shown}: {error}"), error))?;
+        if actual == stored {
+            Ok(Resume::Complete)
+        } else {
+            over(format!(
+                "{shown} has the blob's full length but not its stored MD5"
+            ))
+        }
+    }
+
+    /// One download into `path` from `offset` on, with `If-Match` on `etag` if given.
+    async fn download_from(
+        &self,
+        full_name: &str,
+        action: &str,
+        path: &Path,
+        offset: u64,
+        etag: Option<String>,
+        options: &DownloadOptions,
+    ) -> Result<Properties> {
         let transfer = &options.transfer;
         let mut download = blob_rest::DownloadOptions::new()
             .offset(offset)
             .chunk_size(transfer.block_size)
             .max_in_flight(transfer.max_in_flight);
+        if let Some(etag) = etag {
+            download = download.if_match(etag);
+        }
         if let Some(progress) = &options.progress {
             let progress = Arc::clone(progress);
             download = download.progress(move |at| progress(at));
@@ -195,15 +419,15 @@ impl Storage {
         let span = tracing::info_span!(
             "storage_download",
             container = self.container(),
-            blob = %name.full,
+            blob = %full_name,
             offset
         );
         let downloaded = self
-            .blob(&name.full)
+            .blob(full_name)
             .download_to_file(path, &download)
             .instrument(span)
             .await
-            .map_err(|e| Self::not_found_or(&action, e))?;
+            .map_err(|e| Self::not_found_or(action, e))?;
         tracing::debug!(
             bytes = downloaded.bytes_written,
             md5_checked = downloaded.md5_checked,

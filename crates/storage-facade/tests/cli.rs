@@ -473,3 +473,100 @@ fn every_command_has_help_with_its_flags() {
         );
     }
 }
+
+/// Get Blob Properties and Get Blob of `images/video.bin` (content "meow", ETag 0x8DV1), the
+/// latter with `content_md5` as its stored MD5.
+async fn video_blob(content_md5: &str) -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(method("HEAD"))
+        .and(path("/devstoreaccount1/images/video.bin"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .insert_header("etag", "\"0x8DV1\"")
+                .insert_header("content-length", "4"),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/devstoreaccount1/images/video.bin"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .insert_header("etag", "\"0x8DV1\"")
+                .insert_header("content-md5", content_md5)
+                .set_body_bytes(b"meow".to_vec()),
+        )
+        .mount(&server)
+        .await;
+    server
+}
+
+#[tokio::test]
+async fn get_resume_says_when_it_starts_over() {
+    // The MD5 of "meow".
+    let server = video_blob("SkvkDJasYxTpHZPzgEOmNA==").await;
+    let env = wiremock_env(&server);
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let dir = scratch_dir("restart");
+    let partial = dir.join(".video.bin.azblob-partial");
+    std::fs::write(&partial, b"purr").unwrap();
+    let target = dir.join("video.bin");
+
+    let output = azblob_async(
+        &[
+            "get",
+            "--resume",
+            "--parallel",
+            "1",
+            "images/video.bin",
+            target.to_str().unwrap(),
+        ],
+        &env,
+    )
+    .await;
+
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(
+        stderr(&output),
+        format!(
+            "azblob: {0} has no record of the blob version it holds ({0}.etag is missing); \
+             starting over from the beginning\n",
+            partial.display()
+        )
+    );
+    assert_eq!(std::fs::read(&target).unwrap(), b"meow");
+    assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1, "only the file");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test]
+async fn get_resume_after_an_md5_mismatch_keeps_nothing() {
+    let server = video_blob("AAECAwQFBgcICQoLDA0ODw==").await;
+    let env = wiremock_env(&server);
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let dir = scratch_dir("mismatch");
+    let target = dir.join("video.bin");
+
+    let output = azblob_async(
+        &[
+            "get",
+            "--resume",
+            "--parallel",
+            "1",
+            "images/video.bin",
+            target.to_str().unwrap(),
+        ],
+        &env,
+    )
+    .await;
+
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let text = stderr(&output);
+    assert!(
+        text.contains("azblob: error: cannot download `video.bin` in container `images`: "),
+        "{text}"
+    );
+    assert!(text.contains("MD5"), "{text}");
+    assert!(!text.contains("kept"), "{text}");
+    assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0, "nothing left");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

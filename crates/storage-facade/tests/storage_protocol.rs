@@ -675,3 +675,370 @@ fn debug_output_shows_no_secret() {
          location: \"\", auth: SharedAccessSignature, .. }"
     );
 }
+
+// ---- resumable downloads ----
+
+/// A blob served by wiremock: Get Blob Properties, and Get Blob whole or from an offset
+/// (`x-ms-range: bytes=N-`), honouring `If-Match` (412 when it names another ETag).
+#[derive(Clone)]
+struct FakeBlob {
+    content: Vec<u8>,
+    etag: &'static str,
+    /// The stored MD5, if the blob has one.
+    md5: Option<[u8; 16]>,
+}
+
+impl FakeBlob {
+    fn new(content: &[u8], etag: &'static str, with_md5: bool) -> Self {
+        use md5::Digest as _;
+        Self {
+            content: content.to_vec(),
+            etag,
+            md5: with_md5.then(|| md5::Md5::digest(content).into()),
+        }
+    }
+
+    async fn mount(&self, server: &MockServer) {
+        let blob = self.clone();
+        Mock::given(path("/devstoreaccount1/images/video.bin"))
+            .respond_with(move |request: &Request| blob.respond(request))
+            .mount(server)
+            .await;
+    }
+
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        use base64::Engine as _;
+        let md5 = self
+            .md5
+            .map(|md5| base64::engine::general_purpose::STANDARD.encode(md5));
+        let if_match = header_of(request, "if-match");
+        if if_match.is_some_and(|etag| etag != self.etag) {
+            return service_error(412, "ConditionNotMet", "The condition specified is not met");
+        }
+        let mut answer = ResponseTemplate::new(200)
+            .insert_header("etag", self.etag)
+            .insert_header("x-ms-blob-type", "BlockBlob")
+            .insert_header("last-modified", "Wed, 01 Jul 2026 10:00:00 GMT");
+        let len = self.content.len();
+        if request.method.as_str() == "HEAD" {
+            answer = answer.insert_header("content-length", len.to_string().as_str());
+            if let Some(md5) = &md5 {
+                answer = answer.insert_header("content-md5", md5.as_str());
+            }
+            return answer;
+        }
+        let from = header_of(request, "x-ms-range").map_or(0, |range| {
+            let offset = range.strip_prefix("bytes=").unwrap().strip_suffix('-');
+            offset.expect("an open range").parse::<usize>().unwrap()
+        });
+        if header_of(request, "x-ms-range").is_some() {
+            answer = ResponseTemplate::new(206)
+                .insert_header("etag", self.etag)
+                .insert_header("x-ms-blob-type", "BlockBlob")
+                .insert_header(
+                    "content-range",
+                    format!("bytes {from}-{}/{len}", len - 1).as_str(),
+                );
+            if let Some(md5) = &md5 {
+                answer = answer.insert_header("x-ms-blob-content-md5", md5.as_str());
+            }
+        } else if let Some(md5) = &md5 {
+            answer = answer.insert_header("content-md5", md5.as_str());
+        }
+        answer.set_body_bytes(self.content[from..].to_vec())
+    }
+}
+
+const VIDEO: &[u8] = b"The quick brown fox jumps over the lazy dog";
+
+/// A scratch directory with the partial file `video.bin` and its ETag record.
+struct Partial {
+    dir: std::path::PathBuf,
+    file: std::path::PathBuf,
+    record: std::path::PathBuf,
+}
+
+impl Partial {
+    fn new(content: Option<&[u8]>, record: Option<&str>) -> Self {
+        let dir = std::env::temp_dir().join(format!(
+            "facade-resume-{}-{:08x}",
+            std::process::id(),
+            fastrand::u32(..)
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("video.bin");
+        let record_path = dir.join("video.bin.etag");
+        if let Some(content) = content {
+            std::fs::write(&file, content).unwrap();
+        }
+        if let Some(etag) = record {
+            std::fs::write(&record_path, etag).unwrap();
+        }
+        Self {
+            dir,
+            file,
+            record: record_path,
+        }
+    }
+}
+
+impl Drop for Partial {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Resumable download options, one request at a time, collecting the restart notices.
+fn resumable() -> (
+    storage_facade::DownloadOptions,
+    std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+) {
+    let notices = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = std::sync::Arc::clone(&notices);
+    let options = storage_facade::DownloadOptions::new()
+        .transfer(storage_facade::TransferOptions::new().max_in_flight(1))
+        .resume(true)
+        .on_restart(move |reason| sink.lock().unwrap().push(reason.to_owned()));
+    (options, notices)
+}
+
+/// The Get Blob requests received, as (x-ms-range, If-Match).
+async fn blob_gets(server: &MockServer) -> Vec<(Option<String>, Option<String>)> {
+    server
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|r| r.method.as_str() == "GET")
+        .map(|r| {
+            (
+                header_of(r, "x-ms-range").map(str::to_owned),
+                header_of(r, "if-match").map(str::to_owned),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_resumed_download_goes_on_with_if_match_on_the_recorded_etag() {
+    let server = MockServer::start().await;
+    FakeBlob::new(VIDEO, "\"0x8DV1\"", true)
+        .mount(&server)
+        .await;
+    let partial = Partial::new(Some(&VIDEO[..10]), Some("\"0x8DV1\""));
+    let (options, notices) = resumable();
+
+    let properties = storage(&server)
+        .download_to_file_with("video.bin", &partial.file, options)
+        .await
+        .unwrap();
+
+    assert_eq!(properties.content_length, VIDEO.len() as u64);
+    assert_eq!(std::fs::read(&partial.file).unwrap(), VIDEO);
+    assert!(!partial.record.exists(), "the record is removed at the end");
+    assert!(notices.lock().unwrap().is_empty());
+    assert_eq!(
+        blob_gets(&server).await,
+        [(Some("bytes=10-".to_owned()), Some("\"0x8DV1\"".to_owned()))]
+    );
+}
+
+#[tokio::test]
+async fn a_resumable_download_records_the_etag_and_keeps_it_on_a_service_error() {
+    let server = MockServer::start().await;
+    Mock::given(method("HEAD"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .insert_header("etag", "\"0x8DV1\"")
+                .insert_header("content-length", "43"),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .respond_with(service_error(403, "AuthorizationPermissionMismatch", "no"))
+        .mount(&server)
+        .await;
+    let partial = Partial::new(None, None);
+    let (options, _) = resumable();
+
+    let error = storage(&server)
+        .download_to_file_with("video.bin", &partial.file, options)
+        .await
+        .unwrap_err();
+
+    assert_eq!(error.kind(), ErrorKind::PermissionMissing);
+    assert_eq!(
+        std::fs::read_to_string(&partial.record).unwrap(),
+        "\"0x8DV1\""
+    );
+    assert_eq!(
+        blob_gets(&server).await,
+        [(None, Some("\"0x8DV1\"".to_owned()))]
+    );
+}
+
+#[tokio::test]
+async fn a_resumed_download_starts_over_when_the_partial_file_cannot_be_trusted() {
+    let other: &[u8] = b"Lorem ipsum dolor sit amet, consectetur adi";
+    assert_eq!(other.len(), VIDEO.len());
+    // (partial file, its record, blob has an MD5, the notice)
+    let cases: [(&[u8], Option<&str>, bool, &str); 5] = [
+        (
+            &other[..10],
+            Some("\"0x8DOLD\""),
+            true,
+            "the blob changed since {file} was started (ETag \"0x8DOLD\", now \"0x8DV2\"); \
+             starting over from the beginning",
+        ),
+        (
+            &other[..10],
+            None,
+            true,
+            "{file} has no record of the blob version it holds ({record} is missing); starting \
+             over from the beginning",
+        ),
+        (
+            other,
+            Some("\"0x8DV2\""),
+            true,
+            "{file} has the blob's full length but not its stored MD5; starting over from the \
+             beginning",
+        ),
+        (
+            VIDEO,
+            Some("\"0x8DV2\""),
+            false,
+            "{file} has the blob's full length, but the blob has no stored MD5 to check it \
+             against; starting over from the beginning",
+        ),
+        (
+            b"The quick brown fox jumps over the lazy dog, and more",
+            Some("\"0x8DV2\""),
+            true,
+            "{file} holds 53 bytes, more than the blob's 43; starting over from the beginning",
+        ),
+    ];
+    for (content, record, with_md5, notice) in cases {
+        let server = MockServer::start().await;
+        FakeBlob::new(VIDEO, "\"0x8DV2\"", with_md5)
+            .mount(&server)
+            .await;
+        let partial = Partial::new(Some(content), record);
+        let (options, notices) = resumable();
+
+        storage(&server)
+            .download_to_file_with("video.bin", &partial.file, options)
+            .await
+            .unwrap();
+
+        let notice = notice
+            .replace("{file}", &partial.file.display().to_string())
+            .replace("{record}", &partial.record.display().to_string());
+        assert_eq!(*notices.lock().unwrap(), [notice]);
+        assert_eq!(std::fs::read(&partial.file).unwrap(), VIDEO);
+        assert!(!partial.record.exists());
+        assert_eq!(
+            blob_gets(&server).await,
+            [(None, Some("\"0x8DV2\"".to_owned()))],
+            "the whole blob again, pinned to its ETag"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_partial_file_of_full_length_matching_the_stored_md5_is_complete() {
+    let server = MockServer::start().await;
+    FakeBlob::new(VIDEO, "\"0x8DV1\"", true)
+        .mount(&server)
+        .await;
+    let partial = Partial::new(Some(VIDEO), Some("\"0x8DV1\""));
+    let (options, notices) = resumable();
+
+    let properties = storage(&server)
+        .download_to_file_with("video.bin", &partial.file, options)
+        .await
+        .unwrap();
+
+    assert_eq!(properties.etag.as_deref(), Some("\"0x8DV1\""));
+    assert_eq!(std::fs::read(&partial.file).unwrap(), VIDEO);
+    assert!(!partial.record.exists());
+    assert!(notices.lock().unwrap().is_empty());
+    assert!(blob_gets(&server).await.is_empty(), "nothing left to fetch");
+}
+
+#[tokio::test]
+async fn an_integrity_failure_deletes_the_partial_file() {
+    for resume in [true, false] {
+        let server = MockServer::start().await;
+        let mut blob = FakeBlob::new(VIDEO, "\"0x8DV1\"", true);
+        blob.md5 = Some([7; 16]);
+        blob.mount(&server).await;
+        let partial = Partial::new(Some(&VIDEO[..10]), Some("\"0x8DV1\""));
+        let (options, notices) = resumable();
+
+        let error = storage(&server)
+            .download_to_file_with("video.bin", &partial.file, options.resume(resume))
+            .await
+            .unwrap_err();
+
+        assert_eq!(error.kind(), ErrorKind::Integrity, "{error}");
+        assert!(!partial.file.exists(), "resume {resume}: the file is kept");
+        assert!(
+            !partial.record.exists(),
+            "resume {resume}: the record is kept"
+        );
+        assert!(notices.lock().unwrap().is_empty());
+    }
+}
+
+#[tokio::test]
+async fn a_blob_that_keeps_changing_starts_over_once_then_fails_without_a_partial_file() {
+    let server = MockServer::start().await;
+    // Every Get Blob finds another version than the properties said.
+    Mock::given(method("HEAD"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .insert_header("etag", "\"0x8DV1\"")
+                .insert_header("content-length", "43"),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .respond_with(service_error(412, "ConditionNotMet", "not met"))
+        .mount(&server)
+        .await;
+    let partial = Partial::new(None, None);
+    let (options, notices) = resumable();
+
+    let error = storage(&server)
+        .download_to_file_with("video.bin", &partial.file, options)
+        .await
+        .unwrap_err();
+
+    assert_eq!(error.kind(), ErrorKind::PreconditionFailed, "{error}");
+    assert_eq!(
+        *notices.lock().unwrap(),
+        ["`video.bin` changed during the download; starting over from the beginning"]
+    );
+    assert!(!partial.file.exists() && !partial.record.exists());
+    assert_eq!(blob_gets(&server).await.len(), 2);
+}
+
+#[tokio::test]
+async fn a_download_without_resume_removes_a_stale_etag_record() {
+    let server = MockServer::start().await;
+    FakeBlob::new(VIDEO, "\"0x8DV2\"", true)
+        .mount(&server)
+        .await;
+    let partial = Partial::new(Some(&VIDEO[..10]), Some("\"0x8DOLD\""));
+    let (options, _) = resumable();
+
+    storage(&server)
+        .download_to_file_with("video.bin", &partial.file, options.resume(false))
+        .await
+        .unwrap();
+
+    assert_eq!(std::fs::read(&partial.file).unwrap(), VIDEO);
+    assert!(!partial.record.exists());
+    assert_eq!(blob_gets(&server).await, [(None, None)]);
+}

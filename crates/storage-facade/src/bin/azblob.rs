@@ -75,7 +75,8 @@ enum Command {
         /// Where to write it: a file, a directory, or `-` for standard output.
         file: Option<PathBuf>,
         /// Go on from the partial file an earlier interrupted `get --resume` of the same blob
-        /// kept, instead of starting over; the whole file is checked against the blob's MD5.
+        /// kept, instead of starting over, if the blob has not changed since (else it starts
+        /// over and says so); the whole file is checked against the blob's MD5.
         #[arg(long)]
         resume: bool,
         #[command(flatten)]
@@ -466,7 +467,8 @@ async fn get(
     let partial = partial_path(&destination);
     let mut options = DownloadOptions::new()
         .transfer(transfer.options())
-        .resume(resume);
+        .resume(resume)
+        .on_restart(|reason| eprintln!("azblob: {reason}"));
     if let Some(bar) = bar.clone() {
         options = options.progress(move |at| bar.set_position(at));
     }
@@ -489,7 +491,9 @@ async fn get(
     }
     match result {
         Ok(_) => Ok(()),
-        Err(failure) if resume => Err(Failure {
+        // After an integrity or changed-blob error the partial file is gone: nothing to go on
+        // from.
+        Err(failure) if resume && partial.exists() => Err(Failure {
             message: format!(
                 "{}; the bytes received are kept in {}: run the same command again to go on",
                 failure.message,
