@@ -151,6 +151,15 @@ impl fmt::Debug for UploadOptions {
     }
 }
 
+/// A stream of chunks read as bytes; its errors become the reader's `io::Error`s.
+fn stream_reader<S, E>(stream: S) -> impl AsyncRead + Send + Unpin
+where
+    S: Stream<Item = Result<Bytes, E>> + Send + Unpin,
+    E: Into<BoxError>,
+{
+    tokio_util::io::StreamReader::new(stream.map_err(|e| io::Error::other(e.into())))
+}
+
 impl BlobClient {
     /// Uploads the file at `path`, read in blocks and never whole: one Put Blob up to the
     /// threshold, else Put Block + Put Block List (see [`UploadOptions`]).
@@ -239,9 +248,7 @@ impl BlobClient {
         S: Stream<Item = Result<Bytes, E>> + Send + Unpin,
         E: Into<BoxError>,
     {
-        let reader =
-            tokio_util::io::StreamReader::new(stream.map_err(|e| io::Error::other(e.into())));
-        self.upload_declared(reader, Some(len), upload, options)
+        self.upload_declared(stream_reader(stream), Some(len), upload, options)
             .await
     }
 
@@ -290,9 +297,8 @@ impl BlobClient {
         S: Stream<Item = Result<Bytes, E>> + Send + Unpin,
         E: Into<BoxError>,
     {
-        let reader =
-            tokio_util::io::StreamReader::new(stream.map_err(|e| io::Error::other(e.into())));
-        self.upload_reader(reader, upload, options).await
+        self.upload_reader(stream_reader(stream), upload, options)
+            .await
     }
 
     async fn upload_source<R>(
