@@ -245,6 +245,7 @@ pub struct StorageConfig {
     custom_domain: Option<String>,
     overwrite: bool,
     defaults: SaveDefaults,
+    client_options: Option<blob_rest::ClientOptions>,
 }
 
 impl StorageConfig {
@@ -335,6 +336,7 @@ impl StorageConfig {
             custom_domain: None,
             overwrite: false,
             defaults: SaveDefaults::default(),
+            client_options: None,
         }
     }
 
@@ -374,6 +376,29 @@ impl StorageConfig {
         let url = crate::url::parse_custom_domain(domain)?;
         self.custom_domain = Some(url.as_str().to_owned());
         Ok(self)
+    }
+
+    /// The HTTP client's options (retry policy, connect, response and read timeouts, clock,
+    /// request ids) instead of blob-rest's defaults. The certificates of
+    /// [`StorageConfig::with_root_certificates_file`] (or `SSL_CERT_FILE`) are trusted in
+    /// addition to any these options already hold.
+    pub fn with_client_options(mut self, options: blob_rest::ClientOptions) -> Self {
+        self.client_options = Some(options);
+        self
+    }
+
+    /// The retry policy of every request (default: [`blob_rest::RetryPolicy::default`], 4
+    /// attempts within 2 minutes); the other client options stay as they are.
+    pub fn with_retry_policy(mut self, policy: blob_rest::RetryPolicy) -> Self {
+        let options = self.client_options.take().unwrap_or_default();
+        self.client_options = Some(options.retry(policy));
+        self
+    }
+
+    /// The HTTP client's options, if set with [`StorageConfig::with_client_options`] or
+    /// [`StorageConfig::with_retry_policy`] (else blob-rest's defaults are used).
+    pub fn client_options(&self) -> Option<&blob_rest::ClientOptions> {
+        self.client_options.as_ref()
     }
 
     /// `false` (the default): a save never replaces a blob; it picks a free name instead.

@@ -53,4 +53,4 @@ pub use storage::Storage;
 pub use transfer::{DownloadOptions, TransferOptions};
 pub use url::UrlOptions;
 
-pub use blob_rest::{BlobUrl, BlobUrlKind};
+pub use blob_rest::{BlobUrl, BlobUrlKind, ClientOptions, RetryPolicy};

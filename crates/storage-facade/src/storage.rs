@@ -67,7 +67,7 @@ impl Storage {
             .map_err(|e| Error::config(format!("the blob endpoint cannot be used: {e}")))?;
         let account = config.account().unwrap_or(endpoint.account()).to_owned();
 
-        let mut options = ClientOptions::default();
+        let mut options: ClientOptions = config.client_options().cloned().unwrap_or_default();
         if let Some(path) = config.root_certificates_file() {
             let pem = std::fs::read(path).map_err(|error| {
                 Error::config(format!(

@@ -1042,3 +1042,65 @@ async fn a_download_without_resume_removes_a_stale_etag_record() {
     assert!(!partial.record.exists());
     assert_eq!(blob_gets(&server).await, [(None, None)]);
 }
+
+// ---- client options ----
+
+#[tokio::test]
+async fn a_configured_retry_policy_sets_the_number_of_attempts() {
+    for max_attempts in [1, 3] {
+        let server = MockServer::start().await;
+        Mock::given(method("HEAD"))
+            .respond_with(ResponseTemplate::new(503))
+            .mount(&server)
+            .await;
+        // No waiting between attempts.
+        let policy = storage_facade::RetryPolicy {
+            max_attempts,
+            base_delay: Duration::ZERO,
+            max_delay: Duration::ZERO,
+            total_deadline: Duration::from_secs(60),
+        };
+        let storage = Storage::new(config(&server).with_retry_policy(policy)).unwrap();
+
+        let error = storage.properties("cat.jpg").await.unwrap_err();
+
+        assert_eq!(error.kind(), ErrorKind::Unavailable, "{error}");
+        assert_eq!(
+            server.received_requests().await.unwrap().len(),
+            max_attempts as usize
+        );
+    }
+}
+
+#[tokio::test]
+async fn client_options_keep_the_extra_root_certificates() {
+    let server = MockServer::start().await;
+    Mock::given(method("HEAD"))
+        .respond_with(ResponseTemplate::new(500))
+        .mount(&server)
+        .await;
+    let options = storage_facade::ClientOptions::default()
+        .retry(storage_facade::RetryPolicy::none())
+        .response_timeout(Duration::from_secs(5));
+    // A certificate file that cannot be read still fails the build: the options do not
+    // replace the facade's root certificate handling.
+    let unreadable = config(&server)
+        .with_client_options(options.clone())
+        .with_root_certificates_file("/nonexistent/ca.pem");
+    assert_eq!(
+        unreadable
+            .client_options()
+            .unwrap()
+            .retry_policy()
+            .max_attempts,
+        1
+    );
+    let error = Storage::new(unreadable).unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Config);
+    assert!(error.to_string().contains("/nonexistent/ca.pem"), "{error}");
+
+    let storage = Storage::new(config(&server).with_client_options(options)).unwrap();
+    let error = storage.properties("cat.jpg").await.unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Unavailable, "{error}");
+    assert_eq!(server.received_requests().await.unwrap().len(), 1);
+}
