@@ -58,8 +58,9 @@ impl Content {
         }
     }
 
-    /// What one upload attempt sends: a file, or a stream longer than `threshold`, goes up in
-    /// blocks; anything else as one body. `None` when a one-shot stream was already used.
+    /// What one upload attempt sends: a file, or bytes or a stream longer than `threshold`,
+    /// goes up in blocks; anything else as one body. `None` when a one-shot stream was
+    /// already used.
     pub(crate) async fn upload(
         &mut self,
         progress: Option<&ProgressFn>,
@@ -67,9 +68,12 @@ impl Content {
     ) -> Result<Option<Upload>> {
         match &mut self.kind {
             Kind::File(path) => return Ok(Some(Upload::File(path.clone()))),
+            Kind::Bytes(bytes) if bytes.len() as u64 > threshold => {
+                return Ok(Some(Upload::Bytes(bytes.clone())));
+            }
             Kind::Stream(slot) if slot.as_ref().is_some_and(|(len, _)| *len > threshold) => {
-                if let Some((_, stream)) = slot.take() {
-                    return Ok(Some(Upload::Stream(stream)));
+                if let Some((len, stream)) = slot.take() {
+                    return Ok(Some(Upload::Stream(len, stream)));
                 }
             }
             Kind::Bytes(_) | Kind::Stream(_) => {}
@@ -124,8 +128,10 @@ pub(crate) enum Upload {
     Body(Body),
     /// A file, read in blocks (or in one Put Blob if small).
     File(PathBuf),
-    /// A caller's stream too long for one Put Blob.
-    Stream(ByteStream),
+    /// Content in memory too long for one Put Blob.
+    Bytes(Bytes),
+    /// A caller's stream too long for one Put Blob, and the length it declared.
+    Stream(u64, ByteStream),
 }
 
 impl From<Bytes> for Content {

@@ -437,7 +437,7 @@ impl Storage {
     }
 
     /// Sends one upload attempt of a save to `full_name`: one Put Blob for small content, or
-    /// blocks for a large file or stream. A create-only save of a large upload first asks
+    /// blocks for a large file, stream or content in memory. A create-only save of a large upload first asks
     /// whether the name is taken, so that gigabytes are not sent only to be refused at the
     /// commit (which still checks, for saves that race).
     pub(crate) async fn put_content(
@@ -461,7 +461,17 @@ impl Storage {
         let result = match upload {
             Upload::Body(body) => blob.put(body, put).await,
             Upload::File(path) => blob.upload_file(&path, &transfer, put).await,
-            Upload::Stream(stream) => blob.upload_stream(stream, &transfer, put).await,
+            Upload::Bytes(bytes) => {
+                let len = bytes.len() as u64;
+                let reader = std::io::Cursor::new(bytes);
+                blob.upload_reader_with_length(len, reader, &transfer, put)
+                    .await
+            }
+            // A stream that is not its declared length fails before the commit.
+            Upload::Stream(len, stream) => {
+                blob.upload_stream_with_length(len, stream, &transfer, put)
+                    .await
+            }
         };
         Ok(match result {
             Ok(_) => Attempt::Stored,

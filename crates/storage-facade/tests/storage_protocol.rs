@@ -1104,3 +1104,148 @@ async fn client_options_keep_the_extra_root_certificates() {
     assert_eq!(error.kind(), ErrorKind::Unavailable, "{error}");
     assert_eq!(server.received_requests().await.unwrap().len(), 1);
 }
+
+// ---- content in blocks ----
+
+/// A container that exists, a free name, and Put Block / Put Block List that succeed.
+async fn block_service() -> MockServer {
+    let server = MockServer::start().await;
+    container_exists(&server).await;
+    Mock::given(method("HEAD"))
+        .respond_with(ResponseTemplate::new(404).insert_header("x-ms-error-code", "BlobNotFound"))
+        .mount(&server)
+        .await;
+    Mock::given(method("PUT"))
+        .respond_with(ResponseTemplate::new(201).insert_header("etag", "\"0x8DB\""))
+        .mount(&server)
+        .await;
+    server
+}
+
+/// The Blob service operations received, as `comp` (or `blob` for Put Blob) and body length.
+async fn blob_operations(server: &MockServer) -> Vec<(String, usize)> {
+    server
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|r| r.method.as_str() == "PUT" && !r.url.as_str().contains("restype=container"))
+        .map(|r| {
+            let comp = r
+                .url
+                .query_pairs()
+                .find(|(k, _)| k == "comp")
+                .map_or_else(|| "blob".to_owned(), |(_, v)| v.into_owned());
+            (comp, r.body.len())
+        })
+        .collect()
+}
+
+fn small_blocks() -> storage_facade::TransferOptions {
+    storage_facade::TransferOptions::new()
+        .block_size(1024)
+        .single_put_threshold(1024)
+        .max_in_flight(2)
+}
+
+#[tokio::test]
+async fn bytes_above_the_threshold_go_up_in_blocks() {
+    let server = block_service().await;
+    let content: Vec<u8> = (0..2500u32).map(|i| (i % 251) as u8).collect();
+
+    let stored = storage(&server)
+        .save_with(
+            "big.bin",
+            content.clone(),
+            SaveOptions::new().transfer(small_blocks()),
+        )
+        .await
+        .unwrap();
+
+    assert_eq!(stored, "big.bin");
+    let operations = blob_operations(&server).await;
+    let blocks: Vec<usize> = operations
+        .iter()
+        .filter(|(comp, _)| comp == "block")
+        .map(|(_, len)| *len)
+        .collect();
+    assert_eq!(blocks.iter().sum::<usize>(), 2500);
+    assert_eq!(
+        {
+            let mut sorted = blocks.clone();
+            sorted.sort_unstable();
+            sorted
+        },
+        [452, 1024, 1024]
+    );
+    assert_eq!(
+        operations
+            .iter()
+            .filter(|(comp, _)| comp == "blocklist")
+            .count(),
+        1
+    );
+    assert!(
+        operations.iter().all(|(comp, _)| comp != "blob"),
+        "{operations:?}"
+    );
+    let mut sent: Vec<u8> = Vec::new();
+    for request in server.received_requests().await.unwrap() {
+        if request
+            .url
+            .query()
+            .is_some_and(|q| q.contains("comp=block&"))
+        {
+            sent.extend_from_slice(&request.body);
+        }
+    }
+    // Blocks may arrive in any order; their bytes are the content's.
+    sent.sort_unstable();
+    let mut expected = content;
+    expected.sort_unstable();
+    assert_eq!(sent, expected);
+
+    // At the threshold: one Put Blob.
+    let server = block_service().await;
+    storage(&server)
+        .save_with(
+            "small.bin",
+            vec![7u8; 1024],
+            SaveOptions::new().transfer(small_blocks()),
+        )
+        .await
+        .unwrap();
+    assert_eq!(blob_operations(&server).await, [("blob".to_owned(), 1024)]);
+}
+
+#[tokio::test]
+async fn a_stream_shorter_than_declared_fails_before_the_commit() {
+    let server = block_service().await;
+    let chunks = vec![
+        Ok::<_, std::io::Error>(bytes::Bytes::from(vec![1u8; 1500])),
+        Ok(bytes::Bytes::from(vec![2u8; 500])),
+    ];
+    let content = Content::stream(3000, futures_util::stream::iter(chunks));
+
+    let error = storage(&server)
+        .save_with(
+            "short.bin",
+            content,
+            SaveOptions::new().transfer(small_blocks()),
+        )
+        .await
+        .unwrap_err();
+
+    assert_eq!(error.kind(), ErrorKind::Io, "{error}");
+    assert!(
+        error
+            .to_string()
+            .contains("the content to upload is not its declared length: expected 3000 bytes"),
+        "{error}"
+    );
+    let operations = blob_operations(&server).await;
+    assert!(
+        operations.iter().all(|(comp, _)| comp == "block"),
+        "nothing committed: {operations:?}"
+    );
+}
