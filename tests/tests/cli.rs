@@ -227,3 +227,78 @@ fn put_overwrite_replaces_the_content_under_the_same_name() {
     assert_eq!(stdout.lines().collect::<Vec<_>>(), expected);
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// A 24 MiB file up in 4 MiB blocks, 3 at a time, and down as parallel range reads (to a
+/// file, resumably, and to stdout), identical each time.
+#[test]
+fn cli_large_file_in_blocks_and_ranges() {
+    const SIZE: usize = 24 * 1024 * 1024 + 12_345;
+    let azurite = Azurite::from_env();
+    let connection_string = format!(
+        "DefaultEndpointsProtocol=http;AccountName={DEV_ACCOUNT};AccountKey={DEV_KEY};BlobEndpoint={};",
+        azurite.http_endpoint
+    );
+    let container = unique_container("cli-large");
+    let dir = scratch_dir("large");
+    let content = random_bytes(2024, SIZE);
+    let sha256 = sha256_hex(&content);
+    let source = dir.join("video.bin");
+    std::fs::write(&source, &content).unwrap();
+    drop(content);
+    let target = format!("{container}/videos/video.bin");
+    let transfer = ["--block-size", "4", "--parallel", "3"];
+    let with = |args: &[&str]| {
+        let mut command = azblob();
+        command
+            .env("AZURE_STORAGE_CONNECTION_STRING", &connection_string)
+            .args(args)
+            .args(transfer);
+        command
+    };
+
+    let (code, stdout, stderr) = run(&mut with(&["put", source.to_str().unwrap(), &target]));
+    assert_eq!(code, 0, "put failed: {stderr}");
+    assert_eq!(stdout, format!("{target}\n"));
+
+    let mut stat = azblob();
+    stat.env("AZURE_STORAGE_CONNECTION_STRING", &connection_string)
+        .args(["stat", &target]);
+    let (code, stdout, stderr) = run(&mut stat);
+    assert_eq!(code, 0, "stat failed: {stderr}");
+    assert!(
+        stdout.contains(&format!("size:           {SIZE} bytes\n")),
+        "{stdout}"
+    );
+
+    let copy = dir.join("copy.bin");
+    let (code, _, stderr) = run(&mut with(&[
+        "get",
+        "--resume",
+        &target,
+        copy.to_str().unwrap(),
+    ]));
+    assert_eq!(code, 0, "get failed: {stderr}");
+    assert_eq!(sha256_hex(&std::fs::read(&copy).unwrap()), sha256);
+    let mut left: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    left.sort();
+    assert_eq!(
+        left,
+        ["copy.bin", "video.bin"],
+        "no partial file or ETag record left"
+    );
+
+    let output = with(&["get", &target, "-"]).output().unwrap();
+    assert!(output.status.success());
+    assert_eq!(output.stdout.len(), SIZE);
+    assert_eq!(sha256_hex(&output.stdout), sha256);
+
+    let mut rm = azblob();
+    rm.env("AZURE_STORAGE_CONNECTION_STRING", &connection_string)
+        .args(["rm", &target]);
+    let (code, _, stderr) = run(&mut rm);
+    assert_eq!(code, 0, "rm failed: {stderr}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
