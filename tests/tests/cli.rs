@@ -290,6 +290,27 @@ fn cli_large_file_in_blocks_and_ranges() {
         "no partial file or ETag record left"
     );
 
+    // An interrupted resumable get (the first 10 MiB and the blob's ETag kept) goes on.
+    let etag = stdout
+        .lines()
+        .find_map(|line| line.strip_prefix("etag:           "))
+        .expect("stat shows the ETag")
+        .to_owned();
+    let resumed = dir.join("resumed.bin");
+    let copied = std::fs::read(&copy).unwrap();
+    std::fs::write(dir.join(".resumed.bin.azblob-partial"), &copied[..10 << 20]).unwrap();
+    std::fs::write(dir.join(".resumed.bin.azblob-partial.etag"), &etag).unwrap();
+    drop(copied);
+    let (code, _, stderr) = run(&mut with(&[
+        "get",
+        "--resume",
+        &target,
+        resumed.to_str().unwrap(),
+    ]));
+    assert_eq!((code, stderr.as_str()), (0, ""), "no restart");
+    assert_eq!(sha256_hex(&std::fs::read(&resumed).unwrap()), sha256);
+    std::fs::remove_file(&resumed).unwrap();
+
     let output = with(&["get", &target, "-"]).output().unwrap();
     assert!(output.status.success());
     assert_eq!(output.stdout.len(), SIZE);
