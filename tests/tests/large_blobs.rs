@@ -9,6 +9,7 @@
 
 use std::io::{Read as _, Write as _};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use azurite_suite::{unique_container, Azurite};
@@ -61,7 +62,9 @@ async fn a_256_mib_file_goes_up_and_down_in_bounded_memory() {
     report("SharedKey upload (file, blocks)", started);
     check_round_trip(&storage, &stored, dir.path(), &sha256, md5).await;
 
-    // A download interrupted at an odd offset goes on from there and checks the whole file.
+    // A resumable download interrupted at an odd offset goes on from there (the ETag record
+    // it keeps beside the file says which blob version the bytes are of) and checks the
+    // whole file; it must not start over.
     let target = dir.path().join("resumed.bin");
     storage
         .download_to_file_with(
@@ -77,16 +80,28 @@ async fn a_256_mib_file_goes_up_and_down_in_bounded_memory() {
         .unwrap();
     file.set_len(100 * MIB + 12_345).unwrap();
     drop(file);
+    let etag = storage.properties(&stored).await.unwrap().etag.unwrap();
+    let record = dir.path().join("resumed.bin.etag");
+    std::fs::write(&record, &etag).unwrap();
+    let restarts = Arc::new(Mutex::new(Vec::<String>::new()));
     let started = Instant::now();
     storage
         .download_to_file_with(
             &stored,
             &target,
-            DownloadOptions::new().transfer(transfer()).resume(true),
+            DownloadOptions::new()
+                .transfer(transfer())
+                .resume(true)
+                .on_restart({
+                    let restarts = Arc::clone(&restarts);
+                    move |why| restarts.lock().unwrap().push(why.to_owned())
+                }),
         )
         .await
         .unwrap();
     report("SharedKey resumed download (from 100 MiB)", started);
+    assert_eq!(*restarts.lock().unwrap(), Vec::<String>::new());
+    assert!(!record.exists(), "the ETag record outlives the download");
     assert_eq!(sha256_file(&target), sha256);
     std::fs::remove_file(&target).unwrap();
     storage.delete(&stored).await.unwrap();
