@@ -323,3 +323,158 @@ fn cli_large_file_in_blocks_and_ranges() {
     assert_eq!(code, 0, "rm failed: {stderr}");
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// The ETag line of `azblob stat`.
+fn etag_of(configure: &dyn Fn(&mut Command), target: &str) -> String {
+    let mut stat = azblob();
+    configure(&mut stat);
+    let (code, stdout, stderr) = run(stat.args(["stat", target]));
+    assert_eq!(code, 0, "stat failed: {stderr}");
+    stdout
+        .lines()
+        .find_map(|line| line.strip_prefix("etag:"))
+        .map_or_else(
+            || panic!("no etag line in {stdout}"),
+            |etag| etag.trim().to_owned(),
+        )
+}
+
+/// `put --if-match` replaces only the version the caller read, and `get --if-match` reads only
+/// that version, to a file and to stdout: an app's update cannot lose someone else's change.
+fn if_match_updates(configure: &dyn Fn(&mut Command), container: &str, dir: &Path) {
+    let with = |args: &[&str]| {
+        let mut command = azblob();
+        configure(&mut command);
+        command.args(args);
+        command
+    };
+    let target = format!("{container}/notes/todo list.txt");
+    let file = |name: &str, content: &[u8]| {
+        let path = dir.join(name);
+        std::fs::write(&path, content).unwrap();
+        path.to_str().unwrap().to_owned()
+    };
+    let (first, second, third) = (
+        file("first.txt", b"first version"),
+        file("second.txt", b"second version"),
+        file("third.txt", b"third version"),
+    );
+
+    let (code, _, stderr) = run(&mut with(&["put", &first, &target]));
+    assert_eq!(code, 0, "put failed: {stderr}");
+    let read_first = etag_of(configure, &target);
+
+    // Still the version read: replaced in place, under the same name.
+    let (code, stdout, stderr) = run(&mut with(&[
+        "put",
+        &second,
+        &target,
+        "--if-match",
+        &read_first,
+    ]));
+    assert_eq!((code, stdout.trim()), (0, target.as_str()), "{stderr}");
+    let read_second = etag_of(configure, &target);
+    assert_ne!(read_first, read_second);
+
+    // Changed since: refused with exit code 1, and the newer content stays.
+    let (code, stdout, stderr) = run(&mut with(&[
+        "put",
+        &third,
+        &target,
+        "--if-match",
+        &read_first,
+    ]));
+    assert_eq!((code, stdout.as_str()), (1, ""), "{stderr}");
+    assert!(
+        stderr.contains(
+            "HTTP 412 Precondition Failed ConditionNotMet: The condition specified using HTTP \
+             conditional header(s) is not met."
+        ) && stderr.contains(
+            "The blob is not the version its ETag named: someone changed or deleted it since; \
+             read its properties again for the current ETag"
+        ),
+        "{stderr}"
+    );
+    let output = with(&["get", &target, "-"]).output().unwrap();
+    assert_eq!(output.stdout, b"second version");
+
+    // Reads: only the version asked for, to a file (nothing left behind) and to stdout.
+    let copy = dir.join("copy.txt");
+    let (code, _, stderr) = run(&mut with(&[
+        "get",
+        &target,
+        copy.to_str().unwrap(),
+        "--if-match",
+        &read_first,
+    ]));
+    assert_eq!(code, 1, "{stderr}");
+    assert!(!copy.exists(), "a refused get left {}", copy.display());
+    let output = with(&["get", &target, "-", "--if-match", &read_first])
+        .output()
+        .unwrap();
+    assert_eq!(
+        (output.status.code(), output.stdout.as_slice()),
+        (Some(1), &b""[..])
+    );
+    let (code, _, stderr) = run(&mut with(&[
+        "get",
+        &target,
+        copy.to_str().unwrap(),
+        "--if-match",
+        &read_second,
+    ]));
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(std::fs::read(&copy).unwrap(), b"second version");
+
+    // --if-match and --overwrite contradict each other: a usage error, nothing sent.
+    let (code, _, stderr) = run(&mut with(&[
+        "put",
+        &third,
+        &target,
+        "--overwrite",
+        "--if-match",
+        &read_second,
+    ]));
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("cannot be used with"), "{stderr}");
+
+    let (code, _, stderr) = run(&mut with(&["rm", &target]));
+    assert_eq!(code, 0, "rm failed: {stderr}");
+}
+
+#[test]
+fn if_match_updates_with_a_connection_string() {
+    let azurite = Azurite::from_env();
+    let connection_string = format!(
+        "AccountName={DEV_ACCOUNT};AccountKey={DEV_KEY};BlobEndpoint={}",
+        azurite.http_endpoint
+    );
+    let dir = scratch_dir("if-match-key");
+    if_match_updates(
+        &|c: &mut Command| {
+            c.env("AZURE_STORAGE_CONNECTION_STRING", &connection_string);
+        },
+        &unique_container("cli-if-match-key"),
+        &dir,
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn if_match_updates_with_managed_identity() {
+    let azurite = Azurite::from_env();
+    let identity = LocalIdentityServer::start(Options::default())
+        .await
+        .unwrap();
+    let base_url = identity.base_url();
+    let dir = scratch_dir("if-match-mi");
+    let configure = |c: &mut Command| {
+        c.env("AZURE_STORAGE_ACCOUNT", DEV_ACCOUNT)
+            .env("AZURE_STORAGE_BLOB_ENDPOINT", &azurite.https_endpoint)
+            .env("AZURE_POD_IDENTITY_AUTHORITY_HOST", &base_url)
+            .env("SSL_CERT_FILE", &azurite.ca_cert);
+    };
+    let container = unique_container("cli-if-match-mi");
+    tokio::task::block_in_place(|| if_match_updates(&configure, &container, &dir));
+    std::fs::remove_dir_all(dir).unwrap();
+}

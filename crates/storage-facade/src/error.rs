@@ -127,6 +127,12 @@ impl Error {
             _ => ErrorKind::Other,
         };
         let mut message = format!("{action}: {error}");
+        if kind == ErrorKind::PreconditionFailed {
+            message.push_str(
+                ". The blob is not the version its ETag named: someone changed or deleted it \
+                 since; read its properties again for the current ETag",
+            );
+        }
         // blob-rest's advice names its own API; the facade's users set SSL_CERT_FILE instead.
         if kind == ErrorKind::Transport && message.contains("certificate") {
             message.push_str(

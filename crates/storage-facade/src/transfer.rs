@@ -99,6 +99,7 @@ impl fmt::Debug for TransferOptions {
 pub struct DownloadOptions {
     transfer: TransferOptions,
     resume: bool,
+    if_match: Option<String>,
     progress: Option<ProgressFn>,
     on_restart: Option<RestartFn>,
 }
@@ -133,6 +134,14 @@ impl DownloadOptions {
         self
     }
 
+    /// Download only the blob version with this ETag (as [`Properties::etag`] gives it):
+    /// another version fails with [`ErrorKind::PreconditionFailed`], and the file is deleted.
+    /// A resumed download with this condition never starts over onto another version.
+    pub fn if_match(mut self, etag: impl Into<String>) -> Self {
+        self.if_match = Some(etag.into());
+        self
+    }
+
     /// Called with a sentence saying why a resumed download starts over from the beginning.
     pub fn on_restart(mut self, notify: impl Fn(&str) + Send + Sync + 'static) -> Self {
         self.on_restart = Some(Arc::new(notify));
@@ -151,9 +160,30 @@ impl fmt::Debug for DownloadOptions {
         f.debug_struct("DownloadOptions")
             .field("transfer", &self.transfer)
             .field("resume", &self.resume)
+            .field("if_match", &self.if_match)
             .field("progress", &self.progress.is_some())
             .field("on_restart", &self.on_restart.is_some())
             .finish()
+    }
+}
+
+/// Refuses a blob other than the version the caller asked for with
+/// [`DownloadOptions::if_match`].
+fn wanted_version(
+    options: &DownloadOptions,
+    blob: &blob_rest::BlobProperties,
+    action: &str,
+) -> Result<()> {
+    match &options.if_match {
+        Some(wanted) if blob.etag.as_deref() != Some(wanted.as_str()) => Err(Error::new(
+            ErrorKind::PreconditionFailed,
+            format!(
+                "{action}: the blob is no longer the version asked for (ETag {wanted}, now {}); \
+                 read its properties again for the current ETag",
+                blob.etag.as_deref().unwrap_or("none")
+            ),
+        )),
+        _ => Ok(()),
     }
 }
 
@@ -236,18 +266,9 @@ impl Storage {
         if !options.resume {
             // A record left by an earlier resumable download would describe other bytes.
             remove_quietly(&record).await;
-            let result = self
-                .download_from(&name.full, &action, path, 0, None, &options)
+            return self
+                .download_fresh(&name.full, &action, path, &options)
                 .await;
-            if let Err(error) = &result {
-                if matches!(
-                    error.kind(),
-                    ErrorKind::Integrity | ErrorKind::PreconditionFailed
-                ) {
-                    remove_quietly(path).await;
-                }
-            }
-            return result;
         }
         let restart = |reason: &str| {
             tracing::info!(blob = %name.full, reason, "starting the download over");
@@ -262,6 +283,11 @@ impl Storage {
                 .get_properties()
                 .await
                 .map_err(|e| Self::not_found_or(&action, e))?;
+            if let Err(error) = wanted_version(&options, &blob, &action) {
+                remove_quietly(path).await;
+                remove_quietly(&record).await;
+                return Err(error);
+            }
             let offset = match self.resume_from(path, &record, &blob, &action).await? {
                 Resume::Complete => {
                     remove_quietly(&record).await;
@@ -309,7 +335,11 @@ impl Storage {
                 {
                     remove_quietly(path).await;
                     remove_quietly(&record).await;
-                    if error.kind() == ErrorKind::Integrity || changed_once {
+                    // With a caller's If-Match, another version is the caller's error to see.
+                    if error.kind() == ErrorKind::Integrity
+                        || changed_once
+                        || options.if_match.is_some()
+                    {
                         return Err(error);
                     }
                     changed_once = true;
@@ -321,6 +351,30 @@ impl Storage {
                 Err(error) => return Err(error),
             }
         }
+    }
+
+    /// A download from the beginning, with the caller's `If-Match` if any; after an
+    /// integrity or changed-blob error the file is deleted, since it cannot be gone on from.
+    async fn download_fresh(
+        &self,
+        full_name: &str,
+        action: &str,
+        path: &Path,
+        options: &DownloadOptions,
+    ) -> Result<Properties> {
+        let etag = options.if_match.clone();
+        let result = self
+            .download_from(full_name, action, path, 0, etag, options)
+            .await;
+        if let Err(error) = &result {
+            if matches!(
+                error.kind(),
+                ErrorKind::Integrity | ErrorKind::PreconditionFailed
+            ) {
+                remove_quietly(path).await;
+            }
+        }
+        result
     }
 
     /// What a resumable download does with the file at `path`, given the blob's properties.

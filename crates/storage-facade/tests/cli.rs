@@ -425,7 +425,11 @@ fn every_command_has_help_with_its_flags() {
             "put",
             "Usage: azblob put [OPTIONS] <FILE> <TARGET>",
             [
-                &["--content-type <CONTENT_TYPE>", "--overwrite"][..],
+                &[
+                    "--content-type <CONTENT_TYPE>",
+                    "--overwrite",
+                    "--if-match <ETAG>",
+                ][..],
                 &transfer,
             ]
             .concat(),
@@ -433,7 +437,7 @@ fn every_command_has_help_with_its_flags() {
         (
             "get",
             "Usage: azblob get [OPTIONS] <SOURCE> [FILE]",
-            [&["--resume"][..], &transfer].concat(),
+            [&["--resume", "--if-match <ETAG>"][..], &transfer].concat(),
         ),
         ("rm", "Usage: azblob rm <TARGET>", vec![]),
         ("stat", "Usage: azblob stat <TARGET>", vec![]),

@@ -1249,3 +1249,37 @@ async fn a_stream_shorter_than_declared_fails_before_the_commit() {
         "nothing committed: {operations:?}"
     );
 }
+
+/// A resumable download held to a version with `if_match` fails at once when the blob is
+/// another version now: no Get Blob, no starting over onto the new version, and neither the
+/// partial file nor its record is left to resume from.
+#[tokio::test]
+async fn a_resumable_download_held_to_an_etag_refuses_another_version_without_reading() {
+    let server = MockServer::start().await;
+    Mock::given(method("HEAD"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .insert_header("etag", "\"0x8DV2\"")
+                .insert_header("content-length", "43"),
+        )
+        .mount(&server)
+        .await;
+    let partial = Partial::new(Some(b"the first"), Some("\"0x8DV1\""));
+    let (options, notices) = resumable();
+
+    let error = storage(&server)
+        .download_to_file_with("video.bin", &partial.file, options.if_match("\"0x8DV1\""))
+        .await
+        .unwrap_err();
+
+    assert_eq!(error.kind(), ErrorKind::PreconditionFailed, "{error}");
+    assert_eq!(
+        error.to_string(),
+        "cannot download `video.bin` in container `images`: the blob is no longer the version \
+         asked for (ETag \"0x8DV1\", now \"0x8DV2\"); read its properties again for the current \
+         ETag"
+    );
+    assert!(notices.lock().unwrap().is_empty());
+    assert!(blob_gets(&server).await.is_empty());
+    assert!(!partial.file.exists() && !partial.record.exists());
+}

@@ -17,7 +17,7 @@ use clap::{Parser, Subcommand};
 use futures_util::StreamExt as _;
 use indicatif::{ProgressBar, ProgressStyle};
 use storage_facade::{Content, Error, ErrorKind, SaveOptions, Storage, StorageConfig, UrlOptions};
-use storage_facade::{DownloadOptions, TransferOptions};
+use storage_facade::{DownloadOptions, ReadOptions, TransferOptions};
 use tokio::io::AsyncWriteExt as _;
 
 /// Transfers smaller than this finish too fast for a progress bar to help.
@@ -60,6 +60,11 @@ enum Command {
         /// Replace an existing blob of that name.
         #[arg(long)]
         overwrite: bool,
+        /// Replace the blob only if it is still the version with this ETag (as `azblob stat`
+        /// prints it), so that someone else's change since is not lost; exits 1 if it changed
+        /// or is gone.
+        #[arg(long, value_name = "ETAG", conflicts_with = "overwrite")]
+        if_match: Option<String>,
         #[command(flatten)]
         transfer: TransferArgs,
     },
@@ -79,6 +84,10 @@ enum Command {
         /// over and says so); the whole file is checked against the blob's MD5.
         #[arg(long)]
         resume: bool,
+        /// Download only the blob version with this ETag (as `azblob stat` prints it); exits 1
+        /// if the blob changed.
+        #[arg(long, value_name = "ETAG")]
+        if_match: Option<String>,
         #[command(flatten)]
         transfer: TransferArgs,
     },
@@ -317,14 +326,23 @@ async fn run(command: Command) -> Result<(), Failure> {
             target,
             content_type,
             overwrite,
+            if_match,
             transfer,
-        } => put(&file, &target, content_type, overwrite, &transfer).await,
+        } => {
+            let replace = match if_match {
+                Some(etag) => Replace::IfMatch(etag),
+                None if overwrite => Replace::Always,
+                None => Replace::Never,
+            };
+            put(&file, &target, content_type, replace, &transfer).await
+        }
         Command::Get {
             source,
             file,
             resume,
+            if_match,
             transfer,
-        } => get(&source, file.as_deref(), resume, &transfer).await,
+        } => get(&source, file.as_deref(), resume, if_match, &transfer).await,
         Command::Rm { target } => Ok(storage(&target.container, false)?
             .delete(&target.name)
             .await?),
@@ -368,11 +386,21 @@ fn storage(container: &str, overwrite: bool) -> Result<Storage, Error> {
     Storage::new(config)
 }
 
+/// Whether `put` may replace an existing blob.
+enum Replace {
+    /// Never: a taken name gets a free one instead.
+    Never,
+    /// Always (`--overwrite`).
+    Always,
+    /// Only the version with this ETag (`--if-match`).
+    IfMatch(String),
+}
+
 async fn put(
     file: &Path,
     target: &BlobPath,
     content_type: Option<String>,
-    overwrite: bool,
+    replace: Replace,
     transfer: &TransferArgs,
 ) -> Result<(), Failure> {
     let metadata = std::fs::metadata(file)
@@ -387,9 +415,12 @@ async fn put(
     // (the upload opens it again).
     std::fs::File::open(file)
         .map_err(|error| Failure::usage(format!("cannot read {}: {error}", file.display())))?;
-    let storage = storage(&target.container, overwrite)?;
+    let storage = storage(&target.container, matches!(replace, Replace::Always))?;
     let bar = progress_bar(metadata.len());
     let mut options = SaveOptions::new().transfer(transfer.options());
+    if let Replace::IfMatch(etag) = replace {
+        options = options.if_match(etag);
+    }
     if let Some(content_type) = content_type {
         options = options.content_type(content_type);
     }
@@ -422,6 +453,7 @@ async fn get(
     source: &BlobPath,
     file: Option<&Path>,
     resume: bool,
+    if_match: Option<String>,
     transfer: &TransferArgs,
 ) -> Result<(), Failure> {
     let storage = storage(&source.container, false)?;
@@ -438,7 +470,11 @@ async fn get(
         None => Some(PathBuf::from(&base_name)),
     };
     let Some(destination) = destination else {
-        let mut reader = storage.open(&source.name).await?;
+        let mut read = ReadOptions::new();
+        if let Some(etag) = &if_match {
+            read = read.if_match(etag.clone());
+        }
+        let mut reader = storage.open_with(&source.name, read).await?;
         let bar = progress_bar(reader.properties().content_length);
         let mut stdout = tokio::io::stdout();
         while let Some(chunk) = reader.next().await {
@@ -469,6 +505,9 @@ async fn get(
         .transfer(transfer.options())
         .resume(resume)
         .on_restart(|reason| eprintln!("azblob: {reason}"));
+    if let Some(etag) = if_match {
+        options = options.if_match(etag);
+    }
     if let Some(bar) = bar.clone() {
         options = options.progress(move |at| bar.set_position(at));
     }
