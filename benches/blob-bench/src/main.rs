@@ -197,6 +197,7 @@ fn run(args: &RunArgs) -> Result<(), Failure> {
     eprintln!("blob-bench: signing and token reads");
     let signing_ns = micro::signing_ns();
     let token_ns = micro::token_read_ns();
+    let md5_4k_ns = micro::md5_4k_ns();
 
     eprintln!("blob-bench: small blobs");
     let small = small::run(&runtime, &server, args.small_rounds, args.small_seconds)?;
@@ -223,6 +224,7 @@ fn run(args: &RunArgs) -> Result<(), Failure> {
     let results = report::Results {
         signing_ns,
         token_ns,
+        md5_4k_ns,
         small,
         small_rounds: args.small_rounds,
         small_seconds: args.small_seconds,
