@@ -202,11 +202,11 @@ impl Pipeline {
         request: Request,
     ) -> Result<reqwest::Response, Error> {
         let span = operation.span.clone();
-        let context = request.context();
+        // The context is only formatted when there is an error to put it on.
         self.send_with_retries(operation, &request)
             .instrument(span)
             .await
-            .map_err(|e| e.with_context(context))
+            .map_err(|e| e.with_context(request.context()))
     }
 
     /// Waits before resuming a download of `operation` whose body broke with `error`, or
