@@ -29,6 +29,33 @@ fn scratch_dir(name: &str) -> PathBuf {
     dir
 }
 
+/// An `azblob` configured by a connection string with the development key, over HTTP.
+fn with_connection_string(azurite: &Azurite) -> impl Fn(&mut Command) {
+    let connection_string = format!(
+        "DefaultEndpointsProtocol=http;AccountName={DEV_ACCOUNT};AccountKey={DEV_KEY};BlobEndpoint={};",
+        azurite.http_endpoint
+    );
+    move |c: &mut Command| {
+        c.env("AZURE_STORAGE_CONNECTION_STRING", &connection_string);
+    }
+}
+
+/// An `azblob` configured as on an Azure VM: an account name and nothing secret, over HTTPS,
+/// with the identity endpoint at `identity_url`.
+fn with_managed_identity(azurite: &Azurite, identity_url: &str) -> impl Fn(&mut Command) {
+    let (endpoint, cert, identity_url) = (
+        azurite.https_endpoint.clone(),
+        azurite.ca_cert.clone(),
+        identity_url.to_owned(),
+    );
+    move |c: &mut Command| {
+        c.env("AZURE_STORAGE_ACCOUNT", DEV_ACCOUNT)
+            .env("AZURE_STORAGE_BLOB_ENDPOINT", &endpoint)
+            .env("AZURE_POD_IDENTITY_AUTHORITY_HOST", &identity_url)
+            .env("SSL_CERT_FILE", &cert);
+    }
+}
+
 /// put, stat, get to a file and to stdout, rm, then stat of the removed blob.
 fn round_trip(configure: &dyn Fn(&mut Command), container: &str, dir: &Path) {
     let content = random_bytes(42, 300_000);
@@ -87,15 +114,9 @@ fn round_trip(configure: &dyn Fn(&mut Command), container: &str, dir: &Path) {
 #[test]
 fn cli_round_trip_with_a_connection_string() {
     let azurite = Azurite::from_env();
-    let connection_string = format!(
-        "DefaultEndpointsProtocol=http;AccountName={DEV_ACCOUNT};AccountKey={DEV_KEY};BlobEndpoint={};",
-        azurite.http_endpoint
-    );
     let dir = scratch_dir("key");
     round_trip(
-        &|c: &mut Command| {
-            c.env("AZURE_STORAGE_CONNECTION_STRING", &connection_string);
-        },
+        &with_connection_string(&azurite),
         &unique_container("cli-key"),
         &dir,
     );
@@ -108,14 +129,8 @@ async fn cli_round_trip_with_managed_identity() {
     let identity = LocalIdentityServer::start(Options::default())
         .await
         .unwrap();
-    let base_url = identity.base_url();
     let dir = scratch_dir("mi");
-    let configure = |c: &mut Command| {
-        c.env("AZURE_STORAGE_ACCOUNT", DEV_ACCOUNT)
-            .env("AZURE_STORAGE_BLOB_ENDPOINT", &azurite.https_endpoint)
-            .env("AZURE_POD_IDENTITY_AUTHORITY_HOST", &base_url)
-            .env("SSL_CERT_FILE", &azurite.ca_cert);
-    };
+    let configure = with_managed_identity(&azurite, &identity.base_url());
     let container = unique_container("cli-mi");
     tokio::task::block_in_place(|| round_trip(&configure, &container, &dir));
     // Every command is its own process with its own token cache.
@@ -445,15 +460,9 @@ fn if_match_updates(configure: &dyn Fn(&mut Command), container: &str, dir: &Pat
 #[test]
 fn if_match_updates_with_a_connection_string() {
     let azurite = Azurite::from_env();
-    let connection_string = format!(
-        "AccountName={DEV_ACCOUNT};AccountKey={DEV_KEY};BlobEndpoint={}",
-        azurite.http_endpoint
-    );
     let dir = scratch_dir("if-match-key");
     if_match_updates(
-        &|c: &mut Command| {
-            c.env("AZURE_STORAGE_CONNECTION_STRING", &connection_string);
-        },
+        &with_connection_string(&azurite),
         &unique_container("cli-if-match-key"),
         &dir,
     );
@@ -466,14 +475,8 @@ async fn if_match_updates_with_managed_identity() {
     let identity = LocalIdentityServer::start(Options::default())
         .await
         .unwrap();
-    let base_url = identity.base_url();
     let dir = scratch_dir("if-match-mi");
-    let configure = |c: &mut Command| {
-        c.env("AZURE_STORAGE_ACCOUNT", DEV_ACCOUNT)
-            .env("AZURE_STORAGE_BLOB_ENDPOINT", &azurite.https_endpoint)
-            .env("AZURE_POD_IDENTITY_AUTHORITY_HOST", &base_url)
-            .env("SSL_CERT_FILE", &azurite.ca_cert);
-    };
+    let configure = with_managed_identity(&azurite, &identity.base_url());
     let container = unique_container("cli-if-match-mi");
     tokio::task::block_in_place(|| if_match_updates(&configure, &container, &dir));
     std::fs::remove_dir_all(dir).unwrap();
