@@ -574,3 +574,27 @@ async fn get_resume_after_an_md5_mismatch_keeps_nothing() {
     assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0, "nothing left");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[tokio::test]
+async fn a_file_that_is_not_what_its_size_says_exits_2() {
+    let server = MockServer::start().await;
+    Mock::given(method("HEAD"))
+        .respond_with(ResponseTemplate::new(404).insert_header("x-ms-error-code", "BlobNotFound"))
+        .mount(&server)
+        .await;
+    Mock::given(wiremock::matchers::any())
+        .respond_with(ResponseTemplate::new(201))
+        .mount(&server)
+        .await;
+    let env = wiremock_env(&server);
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+
+    // Its size says 0 bytes, but reading it gives more.
+    let output = azblob_async(&["put", "/proc/self/status", "images/status.txt"], &env).await;
+
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    let text = stderr(&output);
+    assert!(text.starts_with("azblob: error: "), "{text}");
+    assert!(text.contains("cannot upload"), "{text}");
+    assert!(output.stdout.is_empty());
+}

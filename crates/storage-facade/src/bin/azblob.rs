@@ -440,7 +440,19 @@ async fn put(
             );
         }
     }
-    let stored = result?;
+    // Everything local in an upload is reading FILE: an I/O error is an input file that
+    // could not be read (or was not the size it said), a usage error like any unreadable
+    // input file.
+    let stored = result.map_err(|error| {
+        if error.kind() == ErrorKind::Io {
+            Failure {
+                exit_code: 2,
+                ..Failure::from(error)
+            }
+        } else {
+            Failure::from(error)
+        }
+    })?;
     let asked = storage.blob_name(&target.name)?;
     if stored != asked {
         eprintln!("azblob: {asked} exists; stored as {stored} (use --overwrite to replace it)");
