@@ -216,3 +216,35 @@ async fn redirects_are_not_followed() {
     assert_eq!(err.kind(), ErrorKind::Other);
     assert_eq!(err.status().map(|s| s.as_u16()), Some(307));
 }
+
+#[tokio::test]
+async fn a_hint_follows_the_services_own_sentence_with_one_full_stop() {
+    let body = "<?xml version=\"1.0\" encoding=\"utf-8\"?><Error><Code>AuthenticationFailed</Code>\
+                <Message>Server failed to authenticate the request. Make sure the value of the \
+                Authorization header is formed correctly including the signature.</Message></Error>";
+    let err = get_error(
+        ResponseTemplate::new(403)
+            .insert_header("x-ms-error-code", "AuthenticationFailed")
+            .set_body_raw(body, "application/xml"),
+    )
+    .await;
+    assert!(
+        err.to_string().contains(
+            "HTTP 403 Forbidden AuthenticationFailed: Server failed to authenticate the request. \
+             Make sure the value of the Authorization header is formed correctly including the \
+             signature. The service did not accept the credential: check the account name and \
+             key (or token/SAS), and that this machine's clock is right"
+        ),
+        "{err}"
+    );
+    let err = get_error(
+        ResponseTemplate::new(403).insert_header("x-ms-error-code", "AuthenticationFailed"),
+    )
+    .await;
+    assert!(
+        err.to_string().contains(
+            "HTTP 403 Forbidden AuthenticationFailed. The service did not accept the credential"
+        ),
+        "{err}"
+    );
+}

@@ -142,9 +142,9 @@ async fn a_proc_file_whose_size_says_zero_is_not_stored_empty() {
     assert_eq!(error.kind(), ErrorKind::Io);
     assert_eq!(
         error.to_string(),
-        "Upload photos/big file.bin: cannot upload /proc/self/status: the file changed size \
-         while it was uploaded: expected 0 bytes (its size when the upload started), but it \
-         holds more than that; nothing was committed"
+        "Upload photos/big file.bin: cannot upload /proc/self/status: its size reads 0 but it \
+         holds data, as files of /proc and /sys and devices do, so how much to upload is \
+         unknown; copy it to a regular file and upload that; nothing was committed"
     );
     assert!(requests(&server).await.is_empty());
 }

@@ -127,29 +127,33 @@ pub(crate) struct ServiceError {
 
 impl fmt::Display for ServiceError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "HTTP {}", self.status)?;
+        use fmt::Write as _;
+        // Written to a string first, so that the hint can follow the service's own sentence
+        // without doubling its full stop.
+        let mut text = format!("HTTP {}", self.status);
         if let Some(code) = &self.code {
-            write!(f, " {code}")?;
+            write!(text, " {code}")?;
         }
         if let Some(message) = &self.message {
-            write!(f, ": {message}")?;
+            write!(text, ": {message}")?;
         }
         if let Some(detail) = &self.authentication_detail {
-            write!(f, " ({detail})")?;
+            write!(text, " ({detail})")?;
         }
         if let Some(excerpt) = &self.body_excerpt {
             write!(
-                f,
+                text,
                 ": the response was not a storage error document: {excerpt:?}"
             )?;
         }
         if let Some(hint) = hint(self.kind, self.code.as_deref(), self.status) {
-            write!(f, ". {hint}")?;
+            text.push_str(if text.ends_with('.') { " " } else { ". " });
+            text.push_str(hint);
         }
         if let Some(id) = &self.request_id {
-            write!(f, " [request id {id}]")?;
+            write!(text, " [request id {id}]")?;
         }
-        Ok(())
+        f.write_str(&text)
     }
 }
 

@@ -186,11 +186,19 @@ impl BlobClient {
             .map_err(|e| match e {
                 Failure::Read(error) => cannot_read(error),
                 Failure::Length { expected, found } => {
-                    let message = format!(
-                        "the file changed size while it was uploaded: expected {expected} bytes \
-                         (its size when the upload started), but it {found}; nothing was \
-                         committed"
-                    );
+                    let message = if expected == 0 && matches!(found, Found::More) {
+                        // /proc and /sys files, and devices, say 0 whatever they hold.
+                        "its size reads 0 but it holds data, as files of /proc and /sys and \
+                         devices do, so how much to upload is unknown; copy it to a regular \
+                         file and upload that; nothing was committed"
+                            .to_owned()
+                    } else {
+                        format!(
+                            "the file changed size while it was uploaded: expected {expected} \
+                             bytes (its size when the upload started), but it {found}; nothing \
+                             was committed"
+                        )
+                    };
                     Error::io(
                         format!("cannot upload {}: {message}", path.display()),
                         io::Error::new(io::ErrorKind::InvalidData, message),
