@@ -598,3 +598,98 @@ async fn a_file_that_is_not_what_its_size_says_exits_2() {
     assert!(text.contains("cannot upload"), "{text}");
     assert!(output.stdout.is_empty());
 }
+
+/// Runs `azblob get` of `images/video.bin` into `target` against a blob whose content never
+/// comes (the GET is answered after 30 s), sends `signal` once the GET arrived, and returns
+/// what the command printed and its exit code.
+async fn get_interrupted_by(signal: &str, resume: bool, target: &std::path::Path) -> Output {
+    let server = MockServer::start().await;
+    Mock::given(method("HEAD"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .insert_header("etag", "\"0x8DV1\"")
+                .insert_header("content-length", "4"),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .insert_header("etag", "\"0x8DV1\"")
+                .set_body_bytes(b"meow".to_vec())
+                .set_delay(std::time::Duration::from_secs(30)),
+        )
+        .mount(&server)
+        .await;
+    let env = wiremock_env(&server);
+    let mut args = vec!["get", "images/video.bin", target.to_str().unwrap()];
+    if resume {
+        args.push("--resume");
+    }
+    let child = Command::new(env!("CARGO_BIN_EXE_azblob"))
+        .args(&args)
+        .env_clear()
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("azblob runs");
+    let pid = child.id().to_string();
+    let mut arrived = false;
+    for _ in 0..200 {
+        let requests = server.received_requests().await.unwrap_or_default();
+        if requests
+            .iter()
+            .any(|r| r.method == wiremock::http::Method::GET)
+        {
+            arrived = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    assert!(arrived, "the GET never arrived");
+    let kill = Command::new("kill")
+        .args([signal, &pid])
+        .status()
+        .expect("kill runs");
+    assert!(kill.success());
+    tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_get_stopped_by_sigterm_exits_143_leaving_no_partial_file() {
+    let dir = scratch_dir("sigterm");
+    let target = dir.join("video.bin");
+
+    let output = get_interrupted_by("-TERM", false, &target).await;
+
+    assert_eq!(output.status.code(), Some(143), "{}", stderr(&output));
+    assert_eq!(stderr(&output), "azblob: interrupted\n");
+    assert!(output.stdout.is_empty());
+    assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0, "nothing left");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test]
+async fn a_get_resume_stopped_by_ctrl_c_exits_130_keeping_the_partial_file() {
+    let dir = scratch_dir("sigint");
+    let target = dir.join("video.bin");
+    let partial = dir.join(".video.bin.azblob-partial");
+
+    let output = get_interrupted_by("-INT", true, &target).await;
+
+    assert_eq!(output.status.code(), Some(130), "{}", stderr(&output));
+    assert_eq!(
+        stderr(&output),
+        format!(
+            "azblob: interrupted; the bytes received are kept in {}: run the same command with \
+             --resume again to go on\n",
+            partial.display()
+        )
+    );
+    assert!(partial.exists());
+    assert!(dir.join(".video.bin.azblob-partial.etag").exists());
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -251,6 +251,11 @@ fn main() -> ExitCode {
     };
     match runtime.block_on(run(cli.command)) {
         Ok(()) => ExitCode::SUCCESS,
+        Err(failure) if failure.exit_code >= 128 => {
+            // Stopped by a signal: not an error of the tool's.
+            eprintln!("azblob: {}", failure.message);
+            ExitCode::from(failure.exit_code)
+        }
         Err(failure) => {
             eprintln!("azblob: error: {}", failure.message);
             let mut cause = failure.source.as_ref().and_then(|e| e.source());
@@ -524,7 +529,7 @@ async fn get(
         options = options.progress(move |at| bar.set_position(at));
     }
     let started = std::time::Instant::now();
-    let result = async {
+    let download = async {
         let properties = storage
             .download_to_file_with(&source.name, &partial, options)
             .await?;
@@ -532,8 +537,16 @@ async fn get(
             .await
             .map_err(|e| write_failure(&destination.display().to_string(), &e))?;
         Ok::<_, Failure>(properties.content_length)
-    }
-    .await;
+    };
+    let result = tokio::select! {
+        result = download => result,
+        signal = interrupt() => {
+            if let Some(bar) = &bar {
+                bar.finish_and_clear();
+            }
+            return Err(interrupted(signal, resume, &partial).await);
+        }
+    };
     if let Some(bar) = bar {
         bar.finish_and_clear();
         if let Ok(size) = result {
@@ -558,6 +571,71 @@ async fn get(
             Err(failure)
         }
     }
+}
+
+/// A signal that stops a download.
+#[derive(Debug, Clone, Copy)]
+enum Signal {
+    /// SIGINT (Ctrl-C): exit code 130.
+    Interrupt,
+    /// SIGTERM: exit code 143.
+    Terminate,
+}
+
+/// Waits for SIGINT or SIGTERM (forever if neither can be watched).
+async fn interrupt() -> Signal {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    tokio::pin!(terminate);
+    tokio::select! {
+        result = tokio::signal::ctrl_c() => {
+            if result.is_err() {
+                // SIGINT cannot be watched: wait for SIGTERM alone.
+                (&mut terminate).await;
+                return Signal::Terminate;
+            }
+            Signal::Interrupt
+        }
+        () = &mut terminate => Signal::Terminate,
+    }
+}
+
+/// Cleans up after a download stopped by `signal`: without --resume nothing half-written
+/// stays behind; with it, the partial file and its ETag record stay for the next run.
+async fn interrupted(signal: Signal, resume: bool, partial: &Path) -> Failure {
+    let message = if resume && partial.exists() {
+        format!(
+            "interrupted; the bytes received are kept in {}: run the same command with \
+             --resume again to go on",
+            partial.display()
+        )
+    } else {
+        let _ = tokio::fs::remove_file(partial).await;
+        let _ = tokio::fs::remove_file(etag_record_path(partial)).await;
+        "interrupted".to_owned()
+    };
+    Failure {
+        message,
+        exit_code: match signal {
+            Signal::Interrupt => 130,
+            Signal::Terminate => 143,
+        },
+        source: None,
+    }
+}
+
+/// Where a resumable download records the blob version its partial file holds (the
+/// facade's naming: `<partial>.etag`).
+fn etag_record_path(partial: &Path) -> PathBuf {
+    let mut name = partial.file_name().unwrap_or_default().to_os_string();
+    name.push(".etag");
+    partial.with_file_name(name)
 }
 
 /// "256.0 MiB in 3.2 s (80.0 MiB/s)".
