@@ -469,9 +469,9 @@ fn check_port_free(flavour: Flavour, port: u16) -> Result<(), Error> {
 fn wait_ready(instance: &Instance) -> Result<(), Error> {
     let deadline = Instant::now() + READY_TIMEOUT;
     loop {
-        if !instance.is_alive() {
+        if let Some(status) = process::child_exit_status(instance.pid) {
             return Err(Error::Azurite(format!(
-                "Azurite ({}) exited during start-up; end of {}:\n{}",
+                "Azurite ({}) exited during start-up ({status}); end of {}:\n{}",
                 instance.flavour,
                 shown(&instance.log),
                 log_tail(&instance.log)

@@ -46,6 +46,18 @@ pub(crate) fn spawn_group(command: &mut Command) -> Result<u32, Error> {
     Ok(pid)
 }
 
+/// How our own child `pid` exited, or `None` while it runs (or when it is not our child).
+///
+/// For a service just started this is the reliable test: the kernel answers it, whereas
+/// reading `/proc/<pid>/cmdline` can come back empty while the process is between two
+/// `execve`s (`/usr/bin/env node ...` becoming `node ...`).
+pub(crate) fn child_exit_status(pid: u32) -> Option<std::process::ExitStatus> {
+    spawned()
+        .iter_mut()
+        .find(|child| child.id() == pid)
+        .and_then(|child| child.try_wait().ok().flatten())
+}
+
 /// Forgets the child `pid` so that it keeps running after this process exits.
 pub(crate) fn release(pid: u32) {
     spawned().retain(|child| child.id() != pid);
@@ -162,6 +174,25 @@ fn parse_stat(text: &str) -> Option<(char, u32)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_child_exit_status_is_read_from_the_kernel() {
+        let pid = spawn_group(Command::new("sh").args(["-c", "exit 3"])).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let status = loop {
+            if let Some(status) = child_exit_status(pid) {
+                break status;
+            }
+            assert!(Instant::now() < deadline, "`sh -c 'exit 3'` did not exit");
+            thread::sleep(POLL);
+        };
+        assert_eq!(status.code(), Some(3));
+        release(pid);
+
+        let running = spawn_group(Command::new("sleep").arg("600")).unwrap();
+        assert_eq!(child_exit_status(running), None);
+        stop_group(running).unwrap();
+    }
 
     #[test]
     fn parses_state_and_group_even_with_parentheses_in_the_name() {
