@@ -693,3 +693,15 @@ async fn a_get_resume_stopped_by_ctrl_c_exits_130_keeping_the_partial_file() {
     assert!(dir.join(".video.bin.azblob-partial.etag").exists());
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn get_resume_to_standard_output_exits_2() {
+    let output = azblob(&["get", "images/video.bin", "-", "--resume"], &[]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert_eq!(
+        stderr(&output),
+        "azblob: error: --resume needs a file to go on from; it does not work with - \
+         (standard output)\n"
+    );
+    assert!(output.stdout.is_empty());
+}

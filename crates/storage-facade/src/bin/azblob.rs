@@ -473,6 +473,12 @@ async fn get(
     if_match: Option<String>,
     transfer: &TransferArgs,
 ) -> Result<(), Failure> {
+    if resume && file == Some(Path::new("-")) {
+        return Err(Failure::usage(
+            "--resume needs a file to go on from; it does not work with - (standard output)"
+                .to_owned(),
+        ));
+    }
     let storage = storage(&source.container, false)?;
     let blob_name = storage.blob_name(&source.name)?;
     let base_name = blob_name
@@ -487,28 +493,7 @@ async fn get(
         None => Some(PathBuf::from(&base_name)),
     };
     let Some(destination) = destination else {
-        let mut read = ReadOptions::new();
-        if let Some(etag) = &if_match {
-            read = read.if_match(etag.clone());
-        }
-        let mut reader = storage.open_with(&source.name, read).await?;
-        let bar = progress_bar(reader.properties().content_length);
-        let mut stdout = tokio::io::stdout();
-        while let Some(chunk) = reader.next().await {
-            let chunk = chunk?;
-            stdout
-                .write_all(&chunk)
-                .await
-                .map_err(|e| write_failure("standard output", &e))?;
-            if let Some(bar) = &bar {
-                bar.inc(chunk.len() as u64);
-            }
-        }
-        stdout
-            .flush()
-            .await
-            .map_err(|e| write_failure("standard output", &e))?;
-        return Ok(());
+        return get_to_stdout(&storage, source, if_match).await;
     };
 
     // The size is asked for first only to size the progress bar on a terminal.
@@ -636,6 +621,36 @@ fn etag_record_path(partial: &Path) -> PathBuf {
     let mut name = partial.file_name().unwrap_or_default().to_os_string();
     name.push(".etag");
     partial.with_file_name(name)
+}
+
+/// `azblob get C/N -`: the blob as a stream to standard output.
+async fn get_to_stdout(
+    storage: &Storage,
+    source: &BlobPath,
+    if_match: Option<String>,
+) -> Result<(), Failure> {
+    let mut read = ReadOptions::new();
+    if let Some(etag) = &if_match {
+        read = read.if_match(etag.clone());
+    }
+    let mut reader = storage.open_with(&source.name, read).await?;
+    let bar = progress_bar(reader.properties().content_length);
+    let mut stdout = tokio::io::stdout();
+    while let Some(chunk) = reader.next().await {
+        let chunk = chunk?;
+        stdout
+            .write_all(&chunk)
+            .await
+            .map_err(|e| write_failure("standard output", &e))?;
+        if let Some(bar) = &bar {
+            bar.inc(chunk.len() as u64);
+        }
+    }
+    stdout
+        .flush()
+        .await
+        .map_err(|e| write_failure("standard output", &e))?;
+    Ok(())
 }
 
 /// "256.0 MiB in 3.2 s (80.0 MiB/s)".
