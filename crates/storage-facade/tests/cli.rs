@@ -705,3 +705,30 @@ fn get_resume_to_standard_output_exits_2() {
     );
     assert!(output.stdout.is_empty());
 }
+
+#[tokio::test]
+async fn get_to_a_reader_that_stops_reading_exits_0_quietly() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200).set_body_bytes(vec![b'x'; 4 * 1024 * 1024]))
+        .mount(&server)
+        .await;
+    let env = wiremock_env(&server);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_azblob"))
+        .args(["get", "images/video.bin", "-"])
+        .env_clear()
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("azblob runs");
+    // The reader goes away before reading anything, as `head -c 0` would.
+    drop(child.stdout.take());
+
+    let output = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+        .await
+        .unwrap();
+
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(stderr(&output), "");
+}

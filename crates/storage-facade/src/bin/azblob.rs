@@ -636,20 +636,27 @@ async fn get_to_stdout(
     let mut reader = storage.open_with(&source.name, read).await?;
     let bar = progress_bar(reader.properties().content_length);
     let mut stdout = tokio::io::stdout();
+    // A reader that stops reading (`azblob get C/N - | head`) chose to: nothing is lost, so a
+    // broken pipe ends the command quietly and successfully.
+    let end_on_write_error = |error: &std::io::Error| {
+        if error.kind() == std::io::ErrorKind::BrokenPipe {
+            Ok(())
+        } else {
+            Err(write_failure("standard output", error))
+        }
+    };
     while let Some(chunk) = reader.next().await {
         let chunk = chunk?;
-        stdout
-            .write_all(&chunk)
-            .await
-            .map_err(|e| write_failure("standard output", &e))?;
+        if let Err(error) = stdout.write_all(&chunk).await {
+            return end_on_write_error(&error);
+        }
         if let Some(bar) = &bar {
             bar.inc(chunk.len() as u64);
         }
     }
-    stdout
-        .flush()
-        .await
-        .map_err(|e| write_failure("standard output", &e))?;
+    if let Err(error) = stdout.flush().await {
+        return end_on_write_error(&error);
+    }
     Ok(())
 }
 
