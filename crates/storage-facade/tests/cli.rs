@@ -732,3 +732,22 @@ async fn get_to_a_reader_that_stops_reading_exits_0_quietly() {
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     assert_eq!(stderr(&output), "");
 }
+
+#[tokio::test]
+async fn log_lines_to_a_pipe_have_no_colour_codes() {
+    let server = MockServer::start().await;
+    Mock::given(method("DELETE"))
+        .respond_with(ResponseTemplate::new(202))
+        .mount(&server)
+        .await;
+    let mut env = wiremock_env(&server);
+    env.push(("RUST_LOG", "debug".to_owned()));
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+
+    let output = azblob_async(&["rm", "images/gone.txt"], &env).await;
+
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let text = stderr(&output);
+    assert!(text.contains("DEBUG"), "{text}");
+    assert!(!text.contains('\u{1b}'), "{text:?}");
+}
