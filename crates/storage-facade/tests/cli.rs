@@ -90,7 +90,8 @@ fn an_unknown_connection_string_field_exits_2() {
         stderr(&output),
         "azblob: error: AZURE_STORAGE_CONNECTION_STRING has an unknown field `AcountKey`: the \
          fields are AccountName, AccountKey, DefaultEndpointsProtocol, EndpointSuffix, \
-         BlobEndpoint, SharedAccessSignature and UseDevelopmentStorage\n"
+         BlobEndpoint, SharedAccessSignature and UseDevelopmentStorage (QueueEndpoint, \
+         TableEndpoint and FileEndpoint are accepted too, and not used)\n"
     );
 }
 

@@ -189,7 +189,8 @@ fn split(text: &str, src: &str) -> Result<Vec<(&'static str, Secret)>> {
 
 fn unknown_field(src: &str, name: &str, number: usize) -> Error {
     let known = "the fields are AccountName, AccountKey, DefaultEndpointsProtocol, \
-                 EndpointSuffix, BlobEndpoint, SharedAccessSignature and UseDevelopmentStorage";
+                 EndpointSuffix, BlobEndpoint, SharedAccessSignature and UseDevelopmentStorage \
+                 (QueueEndpoint, TableEndpoint and FileEndpoint are accepted too, and not used)";
     // A part such as a pasted key (`abc...==`) splits at its padding: quoting its "name" would
     // print the key, so only short names made of letters are shown.
     let looks_like_name = !name.is_empty()

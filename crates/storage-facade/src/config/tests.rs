@@ -522,7 +522,8 @@ fn connection_string_mistakes() {
         cs_error(&format!("AccountName=photos;AccountKey={key};Region=west")),
         "the connection string has an unknown field `Region`: the fields are AccountName, \
          AccountKey, DefaultEndpointsProtocol, EndpointSuffix, BlobEndpoint, \
-         SharedAccessSignature and UseDevelopmentStorage"
+         SharedAccessSignature and UseDevelopmentStorage (QueueEndpoint, TableEndpoint and \
+         FileEndpoint are accepted too, and not used)"
     );
     assert_eq!(
         cs_error("AccountName=photos;photos"),
