@@ -230,6 +230,14 @@ fn sas_without_a_signature() {
         "AZURE_STORAGE_SAS_TOKEN is not a SAS token (it has no `sig=` parameter): paste the \
          whole token, such as `sv=...&se=...&sp=...&sig=...`"
     );
+    assert_eq!(
+        env_error(&[
+            ("AZURE_STORAGE_ACCOUNT", "photos"),
+            ("AZURE_STORAGE_SAS_TOKEN", "?sv=2022-11-02&sig=")
+        ]),
+        "AZURE_STORAGE_SAS_TOKEN has an empty `sig=` parameter: paste the whole token, \
+         signature included, such as `sv=...&se=...&sp=...&sig=...`"
+    );
 }
 
 #[test]

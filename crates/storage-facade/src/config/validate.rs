@@ -130,6 +130,13 @@ pub(crate) fn sas_token(label: &str, value: &str) -> Result<Secret> {
     let has_signature = token
         .split('&')
         .any(|pair| pair.starts_with("sig=") && pair.len() > 4);
+    let empty_signature = token.split('&').any(|pair| pair == "sig=" || pair == "sig");
+    if !has_signature && empty_signature {
+        return Err(Error::config(format!(
+            "{label} has an empty `sig=` parameter: paste the whole token, signature included, \
+             such as `sv=...&se=...&sp=...&sig=...`"
+        )));
+    }
     if !has_signature {
         return Err(Error::config(format!(
             "{label} is not a SAS token (it has no `sig=` parameter): paste the whole token, \
