@@ -209,14 +209,14 @@ fn parse_list_path(text: &str) -> Result<ListPath, String> {
 /// to both kinds so that a link's lifetime does not depend on how the tool is configured.
 const MAX_URL_LIFETIME: Duration = Duration::from_secs(7 * 24 * 3600);
 
-/// `30s`, `15m`, `12h`, `7d`: a positive lifetime of at most 7 days.
+/// `30s`, `15m`, `12h`, `7d` (units in either case): a positive lifetime of at most 7 days.
 fn parse_lifetime(text: &str) -> Result<Duration, String> {
     let usage = "give a number with s, m, h or d, such as 30m, 12h or 7d";
     let text = text.trim();
     // Split before the last character (not byte: the text may be any Unicode).
     let split = text.char_indices().last().map_or(0, |(i, _)| i);
     let (number, unit) = text.split_at(split);
-    let seconds_per_unit = match unit {
+    let seconds_per_unit = match unit.to_ascii_lowercase().as_str() {
         "s" => 1,
         "m" => 60,
         "h" => 3600,
@@ -820,6 +820,10 @@ mod tests {
         assert_eq!(parse_lifetime(" 15m "), Ok(Duration::from_secs(900)));
         assert_eq!(parse_lifetime("12h"), Ok(Duration::from_secs(43_200)));
         assert_eq!(parse_lifetime("7d"), Ok(MAX_URL_LIFETIME));
+        assert_eq!(parse_lifetime("1H"), Ok(Duration::from_secs(3600)));
+        assert_eq!(parse_lifetime("2D"), Ok(Duration::from_secs(172_800)));
+        assert_eq!(parse_lifetime("30M"), Ok(Duration::from_secs(1800)));
+        assert_eq!(parse_lifetime("45S"), Ok(Duration::from_secs(45)));
         for (bad, why) in [
             ("8d", "longer than the 7 days"),
             ("0h", "no time at all"),
