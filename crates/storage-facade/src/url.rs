@@ -124,6 +124,30 @@ impl UrlOptions {
         self
     }
 
+    /// Refuses a content type override that cannot become a response header, with advice
+    /// for a content type (blob-rest's own refusal advises on file names, which only the
+    /// content disposition holds).
+    fn check_content_type(&self, action: &str) -> Result<()> {
+        let Kind::Signed {
+            content_type: Some(value),
+            ..
+        } = &self.kind
+        else {
+            return Ok(());
+        };
+        if value.chars().all(|c| c == ' ' || c.is_ascii_graphic()) {
+            return Ok(());
+        }
+        Err(Error::new(
+            ErrorKind::InvalidInput,
+            format!(
+                "{action}: the SAS content type override {} must be printable ASCII (it \
+                 becomes a response header), such as text/plain",
+                quote(value)
+            ),
+        ))
+    }
+
     fn sas_options(&self) -> Option<SasOptions> {
         let Kind::Signed {
             expiry,
@@ -181,6 +205,7 @@ impl Storage {
                 .map_err(|e| Error::from_blob(&action, e))?,
             Some(sas) => {
                 self.check_can_sign(&action)?;
+                options.check_content_type(&action)?;
                 container
                     .blob_sas_url(&name.full, &sas)
                     .instrument(span)

@@ -752,3 +752,22 @@ async fn log_lines_to_a_pipe_have_no_colour_codes() {
     assert!(text.contains("DEBUG"), "{text}");
     assert!(!text.contains('\u{1b}'), "{text:?}");
 }
+
+#[test]
+fn a_url_content_type_that_cannot_be_a_header_exits_2_without_file_name_advice() {
+    let output = azblob(
+        &["url", "docs/cv.pdf", "--content-type", "é"],
+        &[(
+            "AZURE_STORAGE_CONNECTION_STRING",
+            "UseDevelopmentStorage=true",
+        )],
+    );
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert_eq!(
+        stderr(&output),
+        "azblob: error: cannot make a URL for `cv.pdf` in container `docs`: the SAS content \
+         type override `é` must be printable ASCII (it becomes a response header), such as \
+         text/plain\n"
+    );
+    assert!(output.stdout.is_empty());
+}
