@@ -21,6 +21,9 @@ use crate::reader::{BlobReader, Properties, ReadOptions};
 use crate::rename::alternative_name;
 use crate::transfer::Attempt;
 
+/// The line that starts a certificate in a PEM file.
+const PEM_CERTIFICATE: &[u8] = b"-----BEGIN CERTIFICATE-----";
+
 /// How many names a create-only save tries (the asked-for one and 7 alternatives) before it
 /// gives up: with 7 random characters a second collision means something is wrong.
 const MAX_SAVE_ATTEMPTS: usize = 8;
@@ -77,6 +80,18 @@ impl Storage {
                 ))
                 .with_source(error)
             })?;
+            // Checked here so that the message names the variable and the file.
+            if !pem
+                .windows(PEM_CERTIFICATE.len())
+                .any(|window| window == PEM_CERTIFICATE)
+            {
+                return Err(Error::config(format!(
+                    "SSL_CERT_FILE names {}, which holds no PEM certificate (no `-----BEGIN \
+                     CERTIFICATE-----` line): point it at a PEM file of the certificates to \
+                     trust, or unset it",
+                    path.display()
+                )));
+            }
             options = options.add_root_certificates_pem(pem);
         }
 

@@ -771,3 +771,33 @@ fn a_url_content_type_that_cannot_be_a_header_exits_2_without_file_name_advice()
     );
     assert!(output.stdout.is_empty());
 }
+
+#[test]
+fn a_root_certificate_file_without_a_certificate_exits_2_naming_it() {
+    let dir = scratch_dir("no-pem");
+    let file = dir.join("hostname");
+    std::fs::write(&file, b"myhost\n").unwrap();
+
+    let output = azblob(
+        &["stat", "images/cat.jpg"],
+        &[
+            (
+                "AZURE_STORAGE_CONNECTION_STRING",
+                "UseDevelopmentStorage=true",
+            ),
+            ("SSL_CERT_FILE", file.to_str().unwrap()),
+        ],
+    );
+
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert_eq!(
+        stderr(&output),
+        format!(
+            "azblob: error: SSL_CERT_FILE names {}, which holds no PEM certificate (no \
+             `-----BEGIN CERTIFICATE-----` line): point it at a PEM file of the certificates \
+             to trust, or unset it\n",
+            file.display()
+        )
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
