@@ -107,7 +107,8 @@ impl Error {
         use blob_rest::ErrorKind as Blob;
         if let Some(identity) = find_in_chain::<imds_token::Error>(&error) {
             let (kind, hint) = identity_hint(identity.kind());
-            let message = format!("{action}: no token from the managed identity: {identity}{hint}");
+            let mut message = format!("{action}: no token from the managed identity: {identity}");
+            append_sentence(&mut message, hint);
             return Self::new(kind, message).with_source(error);
         }
         let kind = match error.kind() {
@@ -128,15 +129,17 @@ impl Error {
         };
         let mut message = format!("{action}: {error}");
         if kind == ErrorKind::PreconditionFailed {
-            message.push_str(
-                ". The blob is not the version its ETag named: someone changed or deleted it \
+            append_sentence(
+                &mut message,
+                "The blob is not the version its ETag named: someone changed or deleted it \
                  since; read its properties again for the current ETag",
             );
         }
         // blob-rest's advice names its own API; the facade's users set SSL_CERT_FILE instead.
         if kind == ErrorKind::Transport && message.contains("certificate") {
-            message.push_str(
-                ". To trust a self-signed certificate (an emulator's), set SSL_CERT_FILE to its \
+            append_sentence(
+                &mut message,
+                "To trust a self-signed certificate (an emulator's), set SSL_CERT_FILE to its \
                  PEM file (StorageConfig::with_root_certificates_file in code)",
             );
         }
@@ -146,7 +149,9 @@ impl Error {
     /// Wraps an imds-token error raised while setting up the identity (before any request).
     pub(crate) fn from_identity(action: &str, error: imds_token::Error) -> Self {
         let (kind, hint) = identity_hint(error.kind());
-        Self::new(kind, format!("{action}: {error}{hint}")).with_source(error)
+        let mut message = format!("{action}: {error}");
+        append_sentence(&mut message, hint);
+        Self::new(kind, message).with_source(error)
     }
 
     pub(crate) fn io(message: impl Into<String>, source: std::io::Error) -> Self {
@@ -154,19 +159,31 @@ impl Error {
     }
 }
 
-/// Our kind for an identity failure, and a sentence on what to do about it.
+/// Appends `sentence` (if not empty) to `message` as a new sentence, with one full stop
+/// between them even when `message` already ends with one (as the service's and the
+/// identity endpoint's texts often do).
+fn append_sentence(message: &mut String, sentence: &str) {
+    if sentence.is_empty() {
+        return;
+    }
+    message.truncate(message.trim_end().len());
+    message.push_str(if message.ends_with('.') { " " } else { ". " });
+    message.push_str(sentence);
+}
+
+/// Our kind for an identity failure, and a sentence on what to do about it (or none).
 fn identity_hint(kind: imds_token::ErrorKind) -> (ErrorKind, &'static str) {
     use imds_token::ErrorKind as Identity;
     match kind {
         Identity::NoIdentity => (
             ErrorKind::NoIdentity,
-            ". Run where a managed identity is assigned (an Azure VM, App Service, AKS with \
+            "Run where a managed identity is assigned (an Azure VM, App Service, AKS with \
              workload identity), or configure a key instead: AZURE_STORAGE_KEY, \
              AZURE_STORAGE_SAS_TOKEN or AZURE_STORAGE_CONNECTION_STRING",
         ),
         Identity::Refused => (
             ErrorKind::IdentityRefused,
-            ". Check that the identity is assigned to this machine or app, and that \
+            "Check that the identity is assigned to this machine or app, and that \
              AZURE_CLIENT_ID (if set) is the client id of a user-assigned identity it has",
         ),
         Identity::Config => (ErrorKind::Config, ""),
@@ -185,4 +202,32 @@ fn find_in_chain<'a, T: StdError + 'static>(error: &'a (dyn StdError + 'static))
         next = current.source();
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::append_sentence;
+
+    #[test]
+    fn an_appended_sentence_follows_one_full_stop() {
+        for (before, after) in [
+            (
+                "Gave up after 6 attempts in 12s.",
+                "Gave up after 6 attempts in 12s. Run there",
+            ),
+            (
+                "including the signature. ",
+                "including the signature. Run there",
+            ),
+            ("no full stop", "no full stop. Run there"),
+            ("cut short...", "cut short... Run there"),
+        ] {
+            let mut message = before.to_owned();
+            append_sentence(&mut message, "Run there");
+            assert_eq!(message, after);
+        }
+        let mut message = "unchanged.".to_owned();
+        append_sentence(&mut message, "");
+        assert_eq!(message, "unchanged.");
+    }
 }
