@@ -801,3 +801,95 @@ fn a_root_certificate_file_without_a_certificate_exits_2_naming_it() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// An `openssl s_server` with a fresh self-signed certificate on 127.0.0.1, and its port;
+/// `None` where openssl is not installed.
+fn tls_server(dir: &std::path::Path) -> Option<(std::process::Child, u16)> {
+    let (key, cert) = (dir.join("key.pem"), dir.join("cert.pem"));
+    let made = Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt"])
+        .args([
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-subj",
+            "/CN=127.0.0.1",
+        ])
+        .args([
+            "-days",
+            "1",
+            "-keyout",
+            key.to_str()?,
+            "-out",
+            cert.to_str()?,
+        ])
+        .output()
+        .ok()?;
+    if !made.status.success() {
+        return None;
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let server = Command::new("openssl")
+        .args([
+            "s_server",
+            "-quiet",
+            "-accept",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .args(["-cert", cert.to_str()?, "-key", key.to_str()?])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .ok()?;
+    for _ in 0..200 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return Some((server, port));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(25));
+    }
+    panic!("openssl s_server did not start listening");
+}
+
+#[test]
+fn an_untrusted_certificate_gets_the_ssl_cert_file_hint_only() {
+    let dir = scratch_dir("tls");
+    let Some((mut server, port)) = tls_server(&dir) else {
+        eprintln!("skipped: no openssl here");
+        std::fs::remove_dir_all(&dir).unwrap();
+        return;
+    };
+    let connection_string = format!(
+        "AccountName=devstoreaccount1;AccountKey={DEV_KEY};\
+         BlobEndpoint=https://127.0.0.1:{port}/devstoreaccount1"
+    );
+
+    let output = azblob(
+        &["stat", "images/cat.jpg"],
+        &[("AZURE_STORAGE_CONNECTION_STRING", &connection_string)],
+    );
+    let _ = server.kill();
+    let _ = server.wait();
+    std::fs::remove_dir_all(&dir).unwrap();
+
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let text = stderr(&output);
+    assert!(
+        text.starts_with(
+            "azblob: error: cannot read the properties of `cat.jpg` in container `images`: "
+        ),
+        "{text}"
+    );
+    assert!(
+        text.ends_with(
+            " To trust a self-signed certificate (an emulator's), set SSL_CERT_FILE to its \
+             PEM file (StorageConfig::with_root_certificates_file in code); the server's own \
+             certificate must not be a CA certificate\n"
+        ),
+        "{text}"
+    );
+    assert!(!text.contains("ClientOptions"), "{text}");
+}
