@@ -893,3 +893,26 @@ fn an_untrusted_certificate_gets_the_ssl_cert_file_hint_only() {
     );
     assert!(!text.contains("ClientOptions"), "{text}");
 }
+
+#[test]
+fn auth_says_a_client_id_came_from_the_environment() {
+    let output = azblob(
+        &["auth"],
+        &[
+            ("AZURE_STORAGE_ACCOUNT", "photos"),
+            ("AZURE_CLIENT_ID", "not-a-guid"),
+        ],
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let text = stdout(&output);
+    let identity = text
+        .lines()
+        .find(|line| line.starts_with("identity:       "))
+        .unwrap_or_default();
+    assert!(
+        identity.contains("client id not-a-guid")
+            && identity.ends_with(", with the client id from AZURE_CLIENT_ID"),
+        "{text}"
+    );
+    assert!(!text.contains("in code"), "{text}");
+}

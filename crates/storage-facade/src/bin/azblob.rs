@@ -780,7 +780,10 @@ fn auth() -> Result<(), Failure> {
     if let storage_facade::AuthMethod::ManagedIdentity { client_id } = config.auth_choice().method()
     {
         let mut builder = imds_token::ManagedIdentity::builder();
-        if let Some(client_id) = client_id {
+        // A client id from AZURE_CLIENT_ID is left for imds-token to read there too, so that
+        // the reason printed says it came from the environment, not from code.
+        let from_environment = std::env::var("AZURE_CLIENT_ID").ok() == *client_id;
+        if let Some(client_id) = client_id.as_ref().filter(|_| !from_environment) {
             builder = builder.client_id(client_id);
         }
         let identity = builder.build().map_err(|error| Failure {
