@@ -127,15 +127,6 @@ impl Error {
             Blob::InvalidInput if error.status().is_none() => ErrorKind::InvalidInput,
             _ => ErrorKind::Other,
         };
-        // blob-rest's advice on an untrusted certificate names its own API; the facade's users
-        // set SSL_CERT_FILE instead (the hint below), so that advice goes, also from the
-        // source chain the CLI prints.
-        if kind == ErrorKind::Transport && error.to_string().contains(BLOB_REST_CERTIFICATE_API) {
-            let text = without_blob_rest_certificate_advice(&error.to_string());
-            let mut message = format!("{action}: {text}");
-            append_sentence(&mut message, CERTIFICATE_HINT);
-            return Self::new(kind, message).with_source(Reworded { text, error });
-        }
         let mut message = format!("{action}: {error}");
         if kind == ErrorKind::PreconditionFailed {
             append_sentence(
@@ -167,46 +158,7 @@ impl Error {
 /// What the facade's users do about a certificate that is not trusted.
 const CERTIFICATE_HINT: &str = "To trust a self-signed certificate (an emulator's), set \
                                 SSL_CERT_FILE to its PEM file \
-                                (StorageConfig::with_root_certificates_file in code); the \
-                                server's own certificate must not be a CA certificate";
-
-/// The blob-rest API its certificate advice names, which facade users do not call.
-const BLOB_REST_CERTIFICATE_API: &str = "ClientOptions::add_root_certificates_pem";
-
-/// `text` without the `; ...` clause that names [`BLOB_REST_CERTIFICATE_API`].
-fn without_blob_rest_certificate_advice(text: &str) -> String {
-    let Some(at) = text.find(BLOB_REST_CERTIFICATE_API) else {
-        return text.to_owned();
-    };
-    let start = text[..at].rfind("; ").unwrap_or(at);
-    let after = at + BLOB_REST_CERTIFICATE_API.len();
-    let end = [text[after..].find("; "), text[after..].find(" [")]
-        .into_iter()
-        .flatten()
-        .min()
-        .map_or(text.len(), |offset| after + offset);
-    format!("{}{}", &text[..start], &text[end..])
-}
-
-/// A blob-rest error shown with other words (its advice for blob-rest's own users taken
-/// out); its causes are the blob-rest error's.
-#[derive(Debug)]
-struct Reworded {
-    text: String,
-    error: blob_rest::Error,
-}
-
-impl std::fmt::Display for Reworded {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.text)
-    }
-}
-
-impl StdError for Reworded {
-    fn source(&self) -> Option<&(dyn StdError + 'static)> {
-        self.error.source()
-    }
-}
+                                (StorageConfig::with_root_certificates_file in code)";
 
 /// Appends `sentence` (if not empty) to `message` as a new sentence, with one full stop
 /// between them even when `message` already ends with one (as the service's and the
@@ -255,28 +207,7 @@ fn find_in_chain<'a, T: StdError + 'static>(error: &'a (dyn StdError + 'static))
 
 #[cfg(test)]
 mod tests {
-    use super::{append_sentence, without_blob_rest_certificate_advice};
-
-    #[test]
-    fn blob_rest_certificate_advice_is_taken_out() {
-        let text = "Get Blob Properties: transport error: invalid peer certificate: \
-                    UnknownIssuer; not retried: this failure repeats on every attempt; if the \
-                    server's certificate is not trusted, add it (or its CA) with \
-                    ClientOptions::add_root_certificates_pem, and note that the server's own \
-                    certificate must not be a CA certificate";
-        assert_eq!(
-            without_blob_rest_certificate_advice(text),
-            "Get Blob Properties: transport error: invalid peer certificate: UnknownIssuer; not \
-             retried: this failure repeats on every attempt"
-        );
-        assert_eq!(
-            without_blob_rest_certificate_advice(
-                "x; add it with ClientOptions::add_root_certificates_pem; gave up [request id 1]"
-            ),
-            "x; gave up [request id 1]"
-        );
-        assert_eq!(without_blob_rest_certificate_advice("plain"), "plain");
-    }
+    use super::append_sentence;
 
     #[test]
     fn an_appended_sentence_follows_one_full_stop() {

@@ -857,11 +857,8 @@ fn tls_server(dir: &std::path::Path) -> Option<(std::process::Child, u16)> {
 #[test]
 fn an_untrusted_certificate_gets_the_ssl_cert_file_hint_only() {
     let dir = scratch_dir("tls");
-    let Some((mut server, port)) = tls_server(&dir) else {
-        eprintln!("skipped: no openssl here");
-        std::fs::remove_dir_all(&dir).unwrap();
-        return;
-    };
+    let (mut server, port) = tls_server(&dir)
+        .expect("this test needs the openssl command (Debian package openssl) for a TLS server");
     let connection_string = format!(
         "AccountName=devstoreaccount1;AccountKey={DEV_KEY};\
          BlobEndpoint=https://127.0.0.1:{port}/devstoreaccount1"
@@ -884,10 +881,9 @@ fn an_untrusted_certificate_gets_the_ssl_cert_file_hint_only() {
         "{text}"
     );
     assert!(
-        text.ends_with(
+        text.lines().next().unwrap_or_default().ends_with(
             " To trust a self-signed certificate (an emulator's), set SSL_CERT_FILE to its \
-             PEM file (StorageConfig::with_root_certificates_file in code); the server's own \
-             certificate must not be a CA certificate\n"
+             PEM file (StorageConfig::with_root_certificates_file in code)"
         ),
         "{text}"
     );

@@ -420,9 +420,9 @@ fn is_permanent(error: &(dyn std::error::Error + 'static)) -> bool {
 
 /// Note added to failures that are not retried because retrying cannot help.
 const PERMANENT: &str = "not retried: this failure repeats on every attempt; if the server's \
-                         certificate is not trusted, add it (or its CA) with \
-                         ClientOptions::add_root_certificates_pem, and note that the server's \
-                         own certificate must not be a CA certificate";
+                         certificate is not trusted, add it (or its CA) to the client's trusted \
+                         root certificates, and note that the server's own certificate must \
+                         not be a CA certificate";
 
 /// Note added when a failed request could have been retried but for its body.
 const NOT_REPLAYABLE: &str = "not retried: the request body is a stream that was already \
