@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use blob_rest::{BlockId, DownloadOptions, ErrorKind, PutBlobOptions, UploadOptions};
-use common::{header, requests, shared_key_client, TestClock};
+use common::{header, requests, server_accepting_puts, shared_key_client, TestClock};
 use md5::{Digest as _, Md5};
 use wiremock::matchers::{body_bytes, method, query_param};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
@@ -20,15 +20,6 @@ const PATH: &str = "/devstoreaccount1/photos/big%20file.bin";
 
 fn md5_b64(bytes: &[u8]) -> String {
     STANDARD.encode(Md5::digest(bytes))
-}
-
-async fn server_accepting_puts() -> MockServer {
-    let server = MockServer::start().await;
-    Mock::given(method("PUT"))
-        .respond_with(ResponseTemplate::new(201).insert_header("etag", "\"0x1\""))
-        .mount(&server)
-        .await;
-    server
 }
 
 fn query(request: &Request) -> &str {

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use blob_rest::{ErrorKind, PutBlobOptions, UploadOptions};
 use bytes::Bytes;
-use common::{requests, shared_key_client, TestClock};
+use common::{requests, server_accepting_puts, shared_key_client, TestClock};
 use md5::{Digest as _, Md5};
 use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
@@ -43,15 +43,6 @@ async fn queries(server: &MockServer) -> Vec<String> {
                 .to_owned()
         })
         .collect()
-}
-
-async fn server_accepting_puts() -> MockServer {
-    let server = MockServer::start().await;
-    Mock::given(method("PUT"))
-        .respond_with(ResponseTemplate::new(201).insert_header("etag", "\"0x1\""))
-        .mount(&server)
-        .await;
-    server
 }
 
 /// Accepts every PUT; on the first, sets the length of the file at `path` to `new_len`

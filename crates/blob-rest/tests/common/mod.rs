@@ -135,3 +135,14 @@ pub fn header<'a>(request: &'a Request, name: &str) -> Option<&'a str> {
 pub async fn requests(server: &MockServer) -> Vec<Request> {
     server.received_requests().await.unwrap_or_default()
 }
+
+/// A server that answers every PUT with 201 and an ETag: uploads whose requests a test reads
+/// back afterwards.
+pub async fn server_accepting_puts() -> MockServer {
+    let server = MockServer::start().await;
+    wiremock::Mock::given(wiremock::matchers::method("PUT"))
+        .respond_with(ResponseTemplate::new(201).insert_header("etag", "\"0x1\""))
+        .mount(&server)
+        .await;
+    server
+}
